@@ -1,0 +1,1 @@
+"""Live contest state: scoring rules, rankings and realtime channels."""
