@@ -1,0 +1,204 @@
+"""The `codearena` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from server.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def settings_or_exit(overrides: dict | None = None) -> Settings:
+    try:
+        return load_settings(overrides=overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="Logging level: DEBUG, INFO, WARNING or ERROR.")
+def main(log_level: str) -> None:
+    """CodeArena: a real-time contest server for competitive programming."""
+    configure_logging(log_level.upper())
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: server.host from the settings).")
+@click.option("--port", type=int, default=None, help="TCP port to listen on (default: server.port from the settings).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the HTTP and WebSocket server."""
+    overrides = {"server": {key: value for key, value in (("host", host), ("port", port)) if value is not None}}
+    settings = settings_or_exit(overrides)
+    run_server(settings)
+
+
+def run_server(settings: Settings) -> None:
+    import uvicorn
+
+    from db.migrate import SchemaOutdatedError
+    from server.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        # Verdict events are small; per-message deflate would only cost CPU per socket.
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=settings.server.graceful_shutdown_s,
+        log_config=None,
+        # Access logs would record WebSocket query strings, which may carry tokens.
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except SchemaOutdatedError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not server.started:
+        raise click.ClickException("the server failed to start; the log above names the cause")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from db.migrate import upgrade
+
+    settings = settings_or_exit()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    click.echo(f"database schema upgraded to {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (`base` empties the database)."""
+    from db.migrate import downgrade
+
+    downgrade(settings_or_exit().database_url, revision)
+    click.echo(f"database schema downgraded to {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the one this version needs."""
+    from db.engine import create_engine
+    from db.migrate import current_revision, head_revision
+
+    async def read() -> str | None:
+        engine = create_engine(settings_or_exit().database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"current: {asyncio.run(read()) or 'empty'}\nneeded:  {head_revision()}")
+
+
+@main.group()
+def users() -> None:
+    """User account commands."""
+
+
+def _read_password(password_file: str | None) -> str:
+    if password_file is None:
+        if sys.stdin.isatty():
+            return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return sys.stdin.readline().rstrip("\n")
+    path = Path(password_file)
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read password file {path}: {exc.strerror}") from None
+
+
+@users.command("create-admin")
+@click.option("--username", required=True, help="Login name of the new admin.")
+@click.option("--email", default=None, help="Email address (default: <username>@localhost).")
+@click.option(
+    "--password-file",
+    default=None,
+    help="File whose first line is the password; without it the password is read from stdin.",
+)
+def create_admin(username: str, email: str | None, password_file: str | None) -> None:
+    """Create an admin account, or promote an existing user to admin."""
+    from db.models import Role
+
+    password = _read_password(password_file)
+    if len(password) < 8:
+        raise click.ClickException("the password must have at least 8 characters")
+    settings = settings_or_exit()
+    user_id, created = asyncio.run(_create_admin(settings, username, email or f"{username}@localhost", password, Role.ADMIN))
+    click.echo(f"{'created' if created else 'promoted'} admin {username} (id {user_id})")
+
+
+async def _create_admin(settings: Settings, username: str, email: str, password: str, role) -> tuple[int, bool]:
+    from sqlalchemy import select
+
+    from db.engine import create_engine, create_session_factory
+    from db.migrate import ensure_schema_current
+    from db.models import User
+    from server.accounts import Accounts
+    from server.security import AccessTokens, Passwords
+
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_schema_current(engine)
+        async with create_session_factory(engine)() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            passwords = Passwords(settings.auth)
+            if user is not None:
+                user.role = role
+                user.password_hash = await passwords.hash(password)
+                await session.commit()
+                return user.id, False
+            accounts = Accounts(passwords, AccessTokens(settings.auth), settings.auth.refresh_token_ttl_s)
+            user = await accounts.register(session, username, email, password, role=role)
+            return user.id, True
+    except Exception as exc:
+        from db.migrate import SchemaOutdatedError
+
+        if isinstance(exc, SchemaOutdatedError):
+            raise click.ClickException(str(exc)) from None
+        raise
+    finally:
+        await engine.dispose()
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def judge(context: click.Context) -> None:
+    """Judge commands; without a subcommand, run a judge worker."""
+    if context.invoked_subcommand is None:
+        raise click.ClickException("the standalone judge worker needs Redis; set redis.url (CODEARENA_REDIS_URL)")
+
+
+def _attach_optional_groups() -> None:
+    try:
+        from judge.cli import images
+    except ImportError:
+        return
+    judge.add_command(images)
+
+
+_attach_optional_groups()
+
+
+if __name__ == "__main__":
+    main()
