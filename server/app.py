@@ -15,13 +15,11 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from db.blobs import BlobStore
 from db.engine import create_engine, create_session_factory
 from db.migrate import ensure_schema_current
+from realtime.hub import Hub, create_channels_plugin
 from server.accounts import Accounts
-from server.api.auth import AuthController
-from server.api.health import HealthController
-from server.api.problems import ProblemsController
-from server.api.users import UsersController
 from server.deps import provide_session
 from server.errors import exception_handlers
+from server.routes import ROUTE_HANDLERS
 from server.security import AccessTokens, Passwords
 from server.settings import Settings
 
@@ -41,19 +39,21 @@ def create_app(settings: Settings) -> Litestar:
             raise
         state.engine = engine
         state.session_factory = create_session_factory(engine)
-        state.redis = None
-        if settings.uses_redis:
-            from redis.asyncio import Redis
-
-            state.redis = Redis.from_url(settings.redis.url)
         logger.info("server started (%s database)", "SQLite" if settings.embedded_database else "PostgreSQL")
         try:
             yield
         finally:
-            if state.redis is not None:
-                await state.redis.aclose()
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
             logger.info("server stopped")
+
+    redis = None
+    if settings.uses_redis:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis.url)
+    channels = create_channels_plugin(redis)
 
     passwords = Passwords(settings.auth)
     access_tokens = AccessTokens(settings.auth)
@@ -64,10 +64,13 @@ def create_app(settings: Settings) -> Litestar:
         "accounts": Accounts(passwords, access_tokens, settings.auth.refresh_token_ttl_s),
         "blobs": BlobStore(settings.data_dir / "blobs"),
         "health_probes": {},
+        "redis": redis,
+        "hub": Hub(channels, redis),
     }
 
     return Litestar(
-        route_handlers=[AuthController, UsersController, ProblemsController, HealthController],
+        route_handlers=ROUTE_HANDLERS,
+        plugins=[channels],
         dependencies={"db_session": Provide(provide_session)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
