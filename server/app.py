@@ -16,9 +16,11 @@ from db.blobs import BlobStore
 from db.engine import create_engine, create_session_factory
 from db.migrate import ensure_schema_current
 from realtime.hub import Hub, create_channels_plugin
+from realtime.rankings import MemoryRankings, RedisRankings
 from server.accounts import Accounts
 from server.deps import provide_session
 from server.errors import exception_handlers
+from server.live import LiveContext
 from server.routes import ROUTE_HANDLERS
 from server.security import AccessTokens, Passwords
 from server.settings import Settings
@@ -39,6 +41,13 @@ def create_app(settings: Settings) -> Litestar:
             raise
         state.engine = engine
         state.session_factory = create_session_factory(engine)
+        state.live = LiveContext(
+            settings=settings,
+            session_factory=state.session_factory,
+            hub=state.hub,
+            rankings=RedisRankings(redis) if redis is not None else MemoryRankings(),
+            blobs=state.blobs,
+        )
         logger.info("server started (%s database)", "SQLite" if settings.embedded_database else "PostgreSQL")
         try:
             yield
