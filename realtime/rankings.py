@@ -7,7 +7,7 @@ set per contest and view, and `MemoryRankings` is the in-process equivalent for
 embedded mode. Both order equal keys by the participant id as a string, as
 Redis orders equal scores by member bytes.
 
-Key encoding. A double holds every integer below 2**53 exactly, so the ICPC
+Key encoding. A double represents every integer below 2**53 exactly, so the ICPC
 result is packed into a 53-bit integer whose integer order is the ranking
 order (solved desc, penalty asc, last accepted time asc):
 
@@ -174,6 +174,9 @@ class Rankings(abc.ABC):
         """Replace the set with (participant_id, key) entries. Readers see the old or the new set, never a mix.
 
         All entries are validated before anything is written, so invalid input leaves the old set.
+        NOTE: in Redis, a set_score that runs while a rebuild fills its temporary set is lost
+        when the new set replaces the old one, so run a rebuild while verdicts are paused or
+        rebuild again afterwards.
         """
 
     async def is_empty(self, contest_id: int, view: str) -> bool:

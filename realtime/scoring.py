@@ -206,6 +206,11 @@ def reveal_feed(
     the jury board.
     """
     board = _Board(rules, participants, attempts)
+    return _reveal_steps(board)
+
+
+def _reveal_steps(board: _Board) -> Iterator[RevealStep]:
+    rules = board.rules
     to_reveal = board.problems_to_reveal()
 
     # NOTE: every step re-ranks the whole board, so a feed costs steps x board size.
@@ -255,16 +260,19 @@ class _Board:
         for group in self.attempts.values():
             group.sort(key=lambda a: (a.contest_time_s, a.submission_id))
 
-        self.cells: dict[str, dict[tuple[int, int], _CellState]] = {
-            view: {key: self._cell(key, view) for key in self.attempts} for view in VIEWS
-        }
+        self._cells: dict[str, dict[tuple[int, int], _CellState]] = {}
+
+    def cells(self, view: str) -> dict[tuple[int, int], _CellState]:
+        if view not in self._cells:
+            self._cells[view] = {key: self._cell(key, view) for key in self.attempts}
+        return self._cells[view]
 
     def problems_to_reveal(self) -> set[tuple[int, int]]:
         to_reveal = set()
         for key, group in self.attempts.items():
             if not any(attempt.frozen for attempt in group):
                 continue
-            if self.cells["public"][key] == self.cells["jury"][key]:
+            if self.cells("public")[key] == self.cells("jury")[key]:
                 self.reveal(*key)
             else:
                 to_reveal.add(key)
@@ -273,7 +281,7 @@ class _Board:
     def reveal(self, participant_id: int, problem_id: int) -> None:
         key = (participant_id, problem_id)
         self.attempts[key] = unfreeze(self.attempts[key])
-        self.cells["public"][key] = self._cell(key, "public")
+        self.cells("public")[key] = self._cell(key, "public")
 
     def _cell(self, key: tuple[int, int], view: str) -> _CellState:
         group = self.attempts[key]
@@ -286,7 +294,7 @@ class _Board:
         return _ioi_cell(group, to_hundredths(problem.points), self.rules.ioi_mode)
 
     def rows(self, view: str) -> list[Row]:
-        cells = self.cells[view]
+        cells = self.cells(view)
         empty = _CellState()
         first_to_solve = _first_to_solve_times(cells)
 

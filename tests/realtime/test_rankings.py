@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import itertools
 import random
 import uuid
@@ -142,19 +143,18 @@ async def rankings(request):
         yield store
 
 
-class redis_rankings:
-    """A RedisRankings on database 15 under a fresh key prefix, deleted on exit."""
-
-    async def __aenter__(self) -> RedisRankings:
-        self.client = redis.asyncio.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-        self.prefix = f"codearena-test-{uuid.uuid4().hex}"
-        return RedisRankings(self.client, prefix=self.prefix)
-
-    async def __aexit__(self, *exc_info) -> None:
-        keys = [key async for key in self.client.scan_iter(match=f"{self.prefix}:*")]
+@contextlib.asynccontextmanager
+async def redis_rankings():
+    """Yield a RedisRankings on database 15 under a fresh key prefix, and delete its keys on exit."""
+    client = redis.asyncio.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    prefix = f"codearena-test-{uuid.uuid4().hex}"
+    try:
+        yield RedisRankings(client, prefix=prefix)
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
         if keys:
-            await self.client.delete(*keys)
-        await self.client.aclose()
+            await client.delete(*keys)
+        await client.aclose()
 
 
 # (participant_id, key) entries; expected rank per participant.

@@ -674,3 +674,8 @@ def test_reveal_feed_ioi_reaches_jury():
 
     assert [(s.participant_id, s.label, s.rank_before, s.rank_after) for s in steps] == [(1, "A", 2, 1), (2, "B", 2, 2)]
     assert final == jury
+
+
+def test_reveal_feed_validates_on_call():
+    with pytest.raises(ValueError, match="participant_id 9"):
+        reveal_feed(ICPC, [1], [Attempt(9, 10, 1, 10, "AC", frozen=True)])
