@@ -74,7 +74,7 @@ class Accounts:
         if stored is None:
             raise NotAuthorizedException("invalid refresh token; log in again")
         if stored.used_at is not None or stored.revoked_at is not None:
-            # A rotated token came back: someone holds a copy, so end the whole login.
+            # A rotated token came back, so someone else has a copy: end the whole login.
             await session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.family_id == stored.family_id, RefreshToken.revoked_at.is_(None))
