@@ -67,6 +67,7 @@ class JudgeSettings(_Section):
     warm_containers: NonNegative = 1
     disabled_languages: list[str] = []
     worker_token: str = ""
+    server_url: str = ""
 
 
 class LimitsSettings(_Section):
