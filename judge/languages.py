@@ -1,0 +1,190 @@
+"""The table of judged languages and the check that tells which of them work."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+
+class ImageRecipe(msgspec.Struct, frozen=True):
+    """What goes into one judge image on top of a Debian minbase root file system."""
+
+    name: str
+    packages: tuple[str, ...]
+
+
+class Language(msgspec.Struct, frozen=True):
+    """One judged language.
+
+    Commands are argv lists. `{source}` is the source file name, `{main}` the
+    Java class to start and `{memory_mb}` the problem's memory limit. An empty
+    `compile` would skip the build step, but every language has one so that
+    syntax errors are reported as CE.
+    """
+
+    id: str
+    name: str
+    image: ImageRecipe
+    source_name: str
+    compile: tuple[str, ...]
+    run: tuple[str, ...]
+    version_command: tuple[str, ...]
+    version_pattern: str
+    # Multiplies the problem's CPU time limit for this language (see LANGUAGES).
+    time_multiplier: float
+    self_test_source: str
+    # Java: a public class gives its name to the file and to `{main}`.
+    main_class_pattern: str | None = None
+
+
+GCC_IMAGE = ImageRecipe(name="gcc", packages=("gcc", "g++", "libc6-dev"))
+PYTHON_IMAGE = ImageRecipe(name="python", packages=("python3",))
+JAVA_IMAGE = ImageRecipe(name="java", packages=("openjdk-17-jdk-headless",))
+NODE_IMAGE = ImageRecipe(name="node", packages=("nodejs",))
+
+IMAGE_RECIPES: tuple[ImageRecipe, ...] = (GCC_IMAGE, PYTHON_IMAGE, JAVA_IMAGE, NODE_IMAGE)
+
+# Every self-test program reads two integers and prints their sum.
+SELF_TEST_INPUT = b"2 3\n"
+SELF_TEST_ANSWER = b"5\n"
+
+_C_SELF_TEST = '#include <stdio.h>\nint main(void){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);return 0;}\n'
+_CPP_SELF_TEST = "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}\n"
+
+_JAVA_OPTIONS = ("-XX:+UseSerialGC", "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1")
+
+# Time multipliers: compiled C and C++ run at 1x. CPython is about an order of
+# magnitude slower than C, but problems are usually set with a C++ reference
+# and a margin, so 3x follows common judge practice rather than a measurement.
+# The JVM and V8 pay start-up and JIT warm-up in CPU time (JIT threads count
+# too), so they get 2x.
+LANGUAGES: tuple[Language, ...] = (
+    Language(
+        id="c",
+        name="C (GCC, GNU17)",
+        image=GCC_IMAGE,
+        source_name="main.c",
+        compile=("gcc", "-std=gnu17", "-O2", "-pipe", "-o", "main", "{source}", "-lm"),
+        run=("./main",),
+        version_command=("gcc", "-dumpfullversion"),
+        version_pattern=r"(\d+(?:\.\d+)+)",
+        time_multiplier=1.0,
+        self_test_source=_C_SELF_TEST,
+    ),
+    Language(
+        id="cpp",
+        name="C++17 (GCC)",
+        image=GCC_IMAGE,
+        source_name="main.cpp",
+        compile=("g++", "-std=gnu++17", "-O2", "-pipe", "-o", "main", "{source}"),
+        run=("./main",),
+        version_command=("g++", "-dumpfullversion"),
+        version_pattern=r"(\d+(?:\.\d+)+)",
+        time_multiplier=1.0,
+        self_test_source=_CPP_SELF_TEST,
+    ),
+    Language(
+        id="cpp20",
+        name="C++20 (GCC)",
+        image=GCC_IMAGE,
+        source_name="main.cpp",
+        compile=("g++", "-std=gnu++20", "-O2", "-pipe", "-o", "main", "{source}"),
+        run=("./main",),
+        version_command=("g++", "-dumpfullversion"),
+        version_pattern=r"(\d+(?:\.\d+)+)",
+        time_multiplier=1.0,
+        self_test_source=_CPP_SELF_TEST,
+    ),
+    Language(
+        id="python3",
+        name="Python 3 (CPython)",
+        image=PYTHON_IMAGE,
+        source_name="main.py",
+        # compile() checks the syntax without writing __pycache__.
+        compile=(
+            "python3",
+            "-c",
+            "import sys; compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec')",
+            "{source}",
+        ),
+        run=("python3", "{source}"),
+        version_command=("python3", "--version"),
+        version_pattern=r"Python (\S+)",
+        time_multiplier=3.0,
+        self_test_source="a, b = map(int, input().split())\nprint(a + b)\n",
+    ),
+    Language(
+        id="java",
+        name="Java 17 (OpenJDK)",
+        image=JAVA_IMAGE,
+        source_name="Main.java",
+        compile=("javac", "-encoding", "UTF-8", *(f"-J{option}" for option in _JAVA_OPTIONS), "{source}"),
+        run=(
+            "java",
+            "-XX:+UseSerialGC",
+            "-XX:-UsePerfData",
+            "-Xss64m",
+            "-Xmx{memory_mb}m",
+            "-cp",
+            ".",
+            "{main}",
+        ),
+        version_command=("java", "-version"),
+        version_pattern=r'version "([^"]+)"',
+        time_multiplier=2.0,
+        self_test_source=(
+            "import java.util.Scanner;\n"
+            "public class Main {\n"
+            "    public static void main(String[] args) {\n"
+            "        Scanner in = new Scanner(System.in);\n"
+            "        System.out.println(in.nextLong() + in.nextLong());\n"
+            "    }\n"
+            "}\n"
+        ),
+        main_class_pattern=r"public\s+(?:final\s+|abstract\s+)*class\s+([A-Za-z_$][A-Za-z0-9_$]*)",
+    ),
+    Language(
+        id="javascript",
+        name="JavaScript (Node.js)",
+        image=NODE_IMAGE,
+        source_name="main.js",
+        compile=("node", "--check", "{source}"),
+        run=("node", "--max-old-space-size={memory_mb}", "{source}"),
+        version_command=("node", "--version"),
+        version_pattern=r"v(\S+)",
+        time_multiplier=2.0,
+        self_test_source=(
+            "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\n"
+            "console.log(a + b);\n"
+        ),
+    ),
+)
+
+LANGUAGES_BY_ID: dict[str, Language] = {language.id: language for language in LANGUAGES}
+
+
+def get_language(language_id: str) -> Language:
+    try:
+        return LANGUAGES_BY_ID[language_id]
+    except KeyError:
+        known = ", ".join(LANGUAGES_BY_ID)
+        raise KeyError(f"unknown language {language_id!r}; known languages: {known}") from None
+
+
+def main_class(language: Language, source: str) -> str:
+    """Return the class to start: the public class of a Java file, else `Main`."""
+    if language.main_class_pattern is None:
+        return "Main"
+    match = re.search(language.main_class_pattern, source)
+    return match.group(1) if match else "Main"
+
+
+def source_file_name(language: Language, source: str) -> str:
+    if language.main_class_pattern is None:
+        return language.source_name
+    return f"{main_class(language, source)}.java"
+
+
+def expand_command(command: tuple[str, ...], *, source_name: str, main: str, memory_mb: int) -> list[str]:
+    return [part.format(source=source_name, main=main, memory_mb=memory_mb) for part in command]

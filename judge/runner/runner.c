@@ -1,0 +1,564 @@
+/*
+ * In-container runner of the CodeArena judge.
+ *
+ * It is the container's command (PID 1) and reads framed requests from its
+ * attached stdin. Every reply is one JSON line on stdout, followed by a raw
+ * payload of the length the line names. Frames are one type byte, a 4-byte
+ * big-endian payload length and the payload:
+ *
+ *   'S' name NUL content         write the source file into /box
+ *   'C' fields NUL... argv...    run a compiler (or any build step) in /box
+ *   'R' fields NUL... argv...    set the run command and limits for tests
+ *   'I' input bytes              run one test on this input
+ *   'Q'                          exit
+ *
+ * The runner keeps root (with only CAP_SETUID and CAP_SETGID) and runs
+ * everything it starts as the unprivileged uid the host sends. Inputs and
+ * outputs stay in /judge, a root-only 0700 tmpfs, and reach the program only
+ * as open file descriptors. Expected answers never enter the container: the
+ * host checks the output.
+ *
+ * Built as a static binary so every judge image can carry the same file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BOX_DIR "/box"
+#define TMP_DIR "/tmp"
+#define INPUT_PATH "/judge/input"
+#define OUTPUT_PATH "/judge/output"
+#define OOM_CONTROL "/sys/fs/cgroup/memory/memory.oom_control"
+#define MAX_FIELDS 64
+#define CHUNK 65536
+
+struct limits {
+    long uid;
+    long cpu_ms;
+    long wall_ms;
+    long fsize;      /* bytes, RLIMIT_FSIZE */
+    long nproc;
+    long nofile;
+    long stack;      /* bytes, RLIMIT_STACK; 0 keeps the default */
+    long log_cap;    /* compile only: bytes of compiler output kept */
+    char *argv[MAX_FIELDS];
+};
+
+static volatile sig_atomic_t alarm_fired;
+static volatile sig_atomic_t cpu_fired;
+static struct limits run_limits;
+static char *run_storage;
+
+static void on_alarm(int sig) {
+    if (sig == SIGALRM) alarm_fired = 1;
+    else cpu_fired = 1;
+}
+
+static void die(const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    dprintf(1, "{\"type\":\"error\",\"message\":\"%s: %s\"}\n", msg, strerror(errno));
+    exit(2);
+}
+
+static void write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            exit(3); /* the host went away; nothing left to report to */
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Read exactly len bytes; returns 0 on a clean EOF before the first byte. */
+static int read_all(int fd, void *buf, size_t len) {
+    char *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, p + got, len - got);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            die("read stdin");
+        }
+        if (n == 0) {
+            if (got == 0) return 0;
+            errno = EPIPE;
+            die("truncated frame");
+        }
+        got += (size_t)n;
+    }
+    return 1;
+}
+
+static char *read_payload(uint32_t len) {
+    char *buf = malloc((size_t)len + 1);
+    if (!buf) die("malloc %u", len);
+    if (len && !read_all(0, buf, len)) die("truncated payload");
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Copy len bytes from stdin into a new root-owned file. */
+static void receive_file(const char *path, uint32_t len, mode_t mode) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) die("open %s", path);
+    char *buf = malloc(CHUNK);
+    while (len > 0) {
+        size_t want = len < CHUNK ? len : CHUNK;
+        if (!read_all(0, buf, want)) die("truncated file");
+        write_all(fd, buf, want);
+        len -= (uint32_t)want;
+    }
+    free(buf);
+    if (fchmod(fd, mode) < 0) die("chmod %s", path);
+    close(fd);
+}
+
+/* Split a payload of NUL-terminated fields: 8 numbers, then the argv. */
+static void parse_limits(char *payload, uint32_t len, struct limits *lim) {
+    char *fields[MAX_FIELDS + 8];
+    int count = 0;
+    char *p = payload, *end = payload + len;
+    while (p < end && count < MAX_FIELDS + 7) {
+        fields[count++] = p;
+        p += strlen(p) + 1;
+    }
+    if (count < 9) {
+        errno = EINVAL;
+        die("limits frame has %d fields", count);
+    }
+    lim->uid = atol(fields[0]);
+    lim->cpu_ms = atol(fields[1]);
+    lim->wall_ms = atol(fields[2]);
+    lim->fsize = atol(fields[3]);
+    lim->nproc = atol(fields[4]);
+    lim->nofile = atol(fields[5]);
+    lim->stack = atol(fields[6]);
+    lim->log_cap = atol(fields[7]);
+    int i;
+    for (i = 8; i < count; i++) lim->argv[i - 8] = fields[i];
+    lim->argv[i - 8] = NULL;
+    if (lim->uid < 1000) {
+        errno = EINVAL;
+        die("refusing to run as uid %ld", lim->uid);
+    }
+}
+
+static double now_ms_precise(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* Count of memory-cgroup OOM kills so far, or -1 when it cannot be read. */
+static long oom_kills(void) {
+    char buf[512];
+    int fd = open(OOM_CONTROL, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *line = strstr(buf, "oom_kill ");
+    return line ? atol(line + 9) : -1;
+}
+
+/*
+ * Kill every process of uid, including ones that left the process group or
+ * were forked by a fork bomb. A helper takes the uid and signals -1, which
+ * reaches every process of that uid in this PID namespace but itself. One
+ * pass is enough because a fork racing with it fails once the parent has a
+ * fatal signal pending; the second pass is cheap insurance.
+ */
+static void kill_uid(long uid) {
+    pid_t helper = fork();
+    if (helper == 0) {
+        if (setgid((gid_t)uid) < 0 || setuid((uid_t)uid) < 0) _exit(1);
+        kill(-1, SIGKILL);
+        kill(-1, SIGKILL);
+        _exit(0);
+    }
+    if (helper > 0) {
+        while (waitpid(helper, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+/* The runner is PID 1, so orphans of the program end up as its children. */
+static void reap_orphans(void) {
+    while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {
+    }
+}
+
+/* Write end of a close-on-exec pipe: the child reports why it could not exec. */
+static int setup_fd = -1;
+
+static void setup_failed(const char *step) {
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "%s: %s", step, strerror(errno));
+    write(setup_fd, msg, (size_t)n);
+    _exit(127);
+}
+
+static void set_limit(int resource, rlim_t soft, rlim_t hard) {
+    struct rlimit rl = {soft, hard};
+    if (setrlimit(resource, &rl) < 0) setup_failed("setrlimit");
+}
+
+/* In the child: drop to uid with rlimits, wire fds 0-2 and exec argv. */
+static void exec_child(const struct limits *lim, int in_fd, int out_fd, int err_fd) {
+    static char *env[] = {
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "HOME=/tmp",
+        "TMPDIR=/tmp",
+        "LANG=C.UTF-8",
+        "LC_ALL=C.UTF-8",
+        NULL,
+    };
+
+    setpgid(0, 0);
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) setup_failed("dup2");
+    /* Close everything but 0-2 and the setup pipe, which is close-on-exec. */
+    if (setup_fd > 3) syscall(SYS_close_range, 3U, (unsigned)setup_fd - 1, 0U);
+    syscall(SYS_close_range, (unsigned)setup_fd + 1, ~0U, 0U);
+
+    /* Make the program, not the runner, the first choice of the OOM killer. */
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY);
+    if (adj >= 0) {
+        write(adj, "1000", 4);
+        close(adj);
+    }
+
+    rlim_t cpu_s = (rlim_t)((lim->cpu_ms + 999) / 1000);
+    if (cpu_s < 1) cpu_s = 1;
+    set_limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
+    set_limit(RLIMIT_FSIZE, (rlim_t)lim->fsize, (rlim_t)lim->fsize);
+    set_limit(RLIMIT_NPROC, (rlim_t)lim->nproc, (rlim_t)lim->nproc);
+    set_limit(RLIMIT_NOFILE, (rlim_t)lim->nofile, (rlim_t)lim->nofile);
+    set_limit(RLIMIT_CORE, 0, 0);
+    if (lim->stack > 0) set_limit(RLIMIT_STACK, (rlim_t)lim->stack, (rlim_t)lim->stack);
+
+    if (chdir(BOX_DIR) < 0) setup_failed("chdir");
+    umask(022);
+    if (setgroups(0, NULL) < 0 || setgid((gid_t)lim->uid) < 0 || setuid((uid_t)lim->uid) < 0)
+        setup_failed("setuid");
+
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGALRM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    execvpe(lim->argv[0], lim->argv, env);
+    setup_failed(lim->argv[0]);
+}
+
+/* Fork a child that execs under lim; returns its pid. */
+static pid_t spawn(const struct limits *lim, int in_fd, int out_fd, int err_fd, int *report_fd) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) die("pipe");
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        close(fds[0]);
+        setup_fd = fds[1];
+        exec_child(lim, in_fd, out_fd, err_fd);
+    }
+    close(fds[1]);
+    *report_fd = fds[0];
+    return pid;
+}
+
+/* Read the child's setup error, if any (EOF at exec means none) into buf. */
+static void read_setup_error(int fd, char *buf, size_t size) {
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        if (n > 0 && (got += (size_t)n) < size - 1) continue;
+        if (n < 0 && errno == EINTR) continue;
+        break;
+    }
+    buf[got] = '\0';
+    close(fd);
+    /* Keep it JSON-safe: the message is put between quotes as is. */
+    for (size_t i = 0; i < got; i++) {
+        if (buf[i] == '"' || buf[i] == '\\' || (unsigned char)buf[i] < 0x20) buf[i] = '?';
+    }
+}
+
+static void start_wall_timer(long wall_ms) {
+    struct itimerval it = {{0, 0}, {wall_ms / 1000, (wall_ms % 1000) * 1000}};
+    alarm_fired = 0;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void stop_wall_timer(void) {
+    struct itimerval it = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/*
+ * Arm a timer on the child's CPU clock a little past the CPU limit, so the
+ * whole seconds of RLIMIT_CPU do not decide how long a looping program runs.
+ */
+static int arm_cpu_timer(pid_t pid, long cpu_ms, timer_t *timer) {
+    clockid_t clock;
+    struct sigevent sev;
+    cpu_fired = 0;
+    if (cpu_ms <= 0 || clock_getcpuclockid(pid, &clock) != 0) return 0;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGUSR1;
+    if (timer_create(clock, &sev, timer) != 0) return 0;
+    long at = cpu_ms + 50;
+    struct itimerspec its = {{0, 0}, {at / 1000, (at % 1000) * 1000000L}};
+    timer_settime(*timer, 0, &its, NULL);
+    return 1;
+}
+
+/* After a timer fired: kill all of uid once; returns the new killed flag. */
+static int kill_on_timer(long uid, int killed, int *timed_out) {
+    if (alarm_fired) *timed_out = 1;
+    if ((alarm_fired || cpu_fired) && !killed) {
+        kill_uid(uid);
+        return 1;
+    }
+    return killed;
+}
+
+/* Wait for pid; a timer interrupts wait4, kills all of uid and the wait goes on. */
+static int wait_child(pid_t pid, long uid, int *killed, int *status, struct rusage *ru,
+                      int *timed_out) {
+    for (;;) {
+        pid_t r = wait4(pid, status, 0, ru);
+        if (r == pid) return 0;
+        if (r < 0 && errno != EINTR) return -1;
+        *killed = kill_on_timer(uid, *killed, timed_out);
+    }
+}
+
+static long cpu_ms_of(const struct rusage *ru) {
+    return (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000L +
+           (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000L;
+}
+
+static void reply_status(const char *type, int status, const struct rusage *ru, double wall,
+                         int timed_out, long oom, long payload_len, int extra_flag,
+                         const char *setup_error) {
+    char line[768];
+    int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int n = snprintf(line, sizeof line,
+                     "{\"type\":\"%s\",\"exit_code\":%d,\"signal\":%d,\"cpu_ms\":%ld,"
+                     "\"wall_ms\":%.3f,\"memory_kb\":%ld,\"wall_timeout\":%s,"
+                     "\"oom_killed\":%s,\"output_exceeded\":%s,\"setup_error\":\"%s\","
+                     "\"length\":%ld}\n",
+                     type, exit_code, sig, cpu_ms_of(ru), wall, ru->ru_maxrss,
+                     timed_out ? "true" : "false", oom > 0 ? "true" : "false",
+                     extra_flag ? "true" : "false", setup_error, payload_len);
+    write_all(1, line, (size_t)n);
+}
+
+/* Run a build step; its stdout and stderr go to the host, cut at log_cap. */
+static void do_compile(char *payload, uint32_t len) {
+    struct limits lim;
+    parse_limits(payload, len, &lim);
+
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) die("pipe");
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (chmod(BOX_DIR, 01777) < 0 || chmod(TMP_DIR, 01777) < 0) die("chmod box");
+
+    long oom_before = oom_kills();
+    double start = now_ms_precise();
+    start_wall_timer(lim.wall_ms);
+    int report_fd;
+    pid_t pid = spawn(&lim, null_fd, pipefd[1], pipefd[1], &report_fd);
+    close(pipefd[1]);
+    close(null_fd);
+    char setup_error[160];
+    read_setup_error(report_fd, setup_error, sizeof setup_error);
+    timer_t cpu_timer;
+    int have_cpu_timer = arm_cpu_timer(pid, lim.cpu_ms, &cpu_timer);
+
+    char *log = malloc((size_t)lim.log_cap + 1);
+    long kept = 0;
+    int timed_out = 0, truncated = 0, killed = 0;
+    char chunk[CHUNK];
+    for (;;) {
+        ssize_t n = read(pipefd[0], chunk, sizeof chunk);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno != EINTR) break;
+            killed = kill_on_timer(lim.uid, killed, &timed_out);
+            continue;
+        }
+        long room = lim.log_cap - kept;
+        long take = n < room ? n : room;
+        if (take < n) truncated = 1;
+        memcpy(log + kept, chunk, (size_t)take);
+        kept += take;
+    }
+    close(pipefd[0]);
+
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    if (wait_child(pid, lim.uid, &killed, &status, &ru, &timed_out) < 0) die("wait compiler");
+    stop_wall_timer();
+    if (have_cpu_timer) timer_delete(cpu_timer);
+    double wall = now_ms_precise() - start;
+    kill_uid(lim.uid);
+    reap_orphans();
+    long oom_after = oom_kills();
+
+    /* Tests get no writable directory: nothing carries over from one test to the next. */
+    if (chmod(BOX_DIR, 0755) < 0 || chmod(TMP_DIR, 0755) < 0) die("chmod box");
+    reply_status("compiled", status, &ru, wall, timed_out,
+                 oom_before >= 0 ? oom_after - oom_before : 0, kept, truncated, setup_error);
+    write_all(1, log, (size_t)kept);
+    free(log);
+}
+
+/* Run one test: input already in INPUT_PATH; output goes back to the host. */
+static void do_test(void) {
+    if (!run_storage) {
+        errno = EINVAL;
+        die("test before run limits");
+    }
+    int in_fd = open(INPUT_PATH, O_RDONLY | O_CLOEXEC);
+    int out_fd = open(OUTPUT_PATH, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (in_fd < 0 || out_fd < 0 || null_fd < 0) die("open test files");
+
+    long oom_before = oom_kills();
+    double start = now_ms_precise();
+    start_wall_timer(run_limits.wall_ms);
+    int report_fd;
+    pid_t pid = spawn(&run_limits, in_fd, out_fd, null_fd, &report_fd);
+    timer_t cpu_timer;
+    int have_cpu_timer = arm_cpu_timer(pid, run_limits.cpu_ms, &cpu_timer);
+
+    char setup_error[160];
+    read_setup_error(report_fd, setup_error, sizeof setup_error);
+
+    int status = 0, timed_out = 0, killed = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    if (wait_child(pid, run_limits.uid, &killed, &status, &ru, &timed_out) < 0)
+        die("wait program");
+    double wall = now_ms_precise() - start;
+    stop_wall_timer();
+    if (have_cpu_timer) timer_delete(cpu_timer);
+    kill_uid(run_limits.uid);
+    reap_orphans();
+    long oom_after = oom_kills();
+    close(in_fd);
+    close(null_fd);
+
+    /* The file limit is cap + 1 bytes, so a full file means the cap was passed. */
+    struct stat st;
+    if (fstat(out_fd, &st) < 0) die("stat output");
+    long cap = run_limits.fsize - 1;
+    int exceeded = st.st_size > cap || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ);
+    long length = st.st_size < cap ? st.st_size : cap;
+
+    reply_status("test", status, &ru, wall, timed_out,
+                 oom_before >= 0 ? oom_after - oom_before : 0, length, exceeded, setup_error);
+    if (lseek(out_fd, 0, SEEK_SET) < 0) die("seek output");
+    char *buf = malloc(CHUNK);
+    long left = length;
+    while (left > 0) {
+        ssize_t n = read(out_fd, buf, left < CHUNK ? (size_t)left : CHUNK);
+        if (n <= 0) die("read output");
+        write_all(1, buf, (size_t)n);
+        left -= n;
+    }
+    free(buf);
+    close(out_fd);
+    unlink(OUTPUT_PATH);
+}
+
+int main(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm; /* no SA_RESTART: wait4 and read return EINTR */
+    sigaction(SIGALRM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (;;) {
+        unsigned char header[5];
+        if (!read_all(0, header, sizeof header)) return 0;
+        uint32_t len = ((uint32_t)header[1] << 24) | ((uint32_t)header[2] << 16) |
+                       ((uint32_t)header[3] << 8) | header[4];
+
+        switch (header[0]) {
+        case 'S': {
+            /* name NUL content: read the name byte by byte, stream the rest. */
+            char name[256];
+            size_t i = 0;
+            for (;;) {
+                if (i >= sizeof name - 1 || i >= len) {
+                    errno = EINVAL;
+                    die("source name");
+                }
+                if (!read_all(0, name + i, 1)) die("truncated name");
+                if (name[i] == '\0') break;
+                i++;
+            }
+            if (strchr(name, '/') || name[0] == '.' || name[0] == '\0') {
+                errno = EINVAL;
+                die("bad source name");
+            }
+            char path[300];
+            snprintf(path, sizeof path, "%s/%s", BOX_DIR, name);
+            receive_file(path, len - (uint32_t)(i + 1), 0644);
+            break;
+        }
+        case 'C': {
+            char *payload = read_payload(len);
+            do_compile(payload, len);
+            free(payload);
+            break;
+        }
+        case 'R':
+            free(run_storage);
+            run_storage = read_payload(len);
+            parse_limits(run_storage, len, &run_limits);
+            break;
+        case 'I':
+            receive_file(INPUT_PATH, len, 0600);
+            do_test();
+            break;
+        case 'Q':
+            reap_orphans();
+            return 0;
+        default:
+            errno = EINVAL;
+            die("unknown frame type %d", header[0]);
+        }
+    }
+}
