@@ -1,0 +1,217 @@
+"""JudgePool: judges submissions in fresh containers taken from a warm pool.
+
+Usage, with no database or server involved:
+
+    async with JudgePool() as pool:
+        async for event in pool.judge(job):
+            ...
+
+Each submission gets one container, used once and then force-deleted. A few
+started containers per judge image are kept ready and refilled in the
+background, so a submission does not wait for a container start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterable
+
+import aiodocker
+
+from judge.events import Compiled, Compiling, Final, JudgeEvent, TestFinished
+from judge.images import image_exists, image_tag
+from judge.job import JudgeJob
+from judge.languages import LANGUAGES, Language
+from judge.sandbox import POOL_LABEL, Sandbox, SandboxError, SandboxSettings, remove_stale_containers
+from judge.session import JudgeSession, JudgeState, TestDataError
+
+log = logging.getLogger(__name__)
+
+# Each concurrent submission runs under its own pair of uids, because
+# RLIMIT_NPROC counts the processes of a uid across all containers.
+BASE_UID = 40_000
+
+
+class JudgePool:
+    def __init__(
+        self,
+        docker: aiodocker.Docker | None = None,
+        *,
+        concurrency: int | None = None,
+        warm_containers: int = 2,
+        settings: SandboxSettings | None = None,
+        languages: Iterable[Language] = LANGUAGES,
+        image_tags: dict[str, str] | None = None,
+    ) -> None:
+        self._own_docker = docker is None
+        self.docker = docker
+        self.concurrency = concurrency or os.cpu_count() or 1
+        self.warm_containers = warm_containers
+        self.settings = settings or SandboxSettings()
+        self.languages = {language.id: language for language in languages}
+        # Image per recipe name; the default is the tag the current recipe builds.
+        self.image_tags = image_tags or {language.image.name: image_tag(language.image) for language in self.languages.values()}
+        self.pool_id = uuid.uuid4().hex[:12]
+        self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._slots: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(self.concurrency):
+            self._slots.put_nowait(slot)
+        self._warm: dict[str, asyncio.Queue[Sandbox]] = {}
+        self._refill_wanted: dict[str, asyncio.Event] = {}
+        self._refill_tasks: list[asyncio.Task] = []
+        self._in_use: set[Sandbox] = set()
+        self._cleanup_tasks: set[asyncio.Task] = set()
+        self._started = False
+        self._closed = False
+
+    async def __aenter__(self) -> JudgePool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Check the images and start filling the warm pool; raises if an image is missing."""
+        if self._started:
+            return
+        if self.docker is None:
+            self.docker = aiodocker.Docker()
+        try:
+            await self.docker.version()
+        except (aiodocker.DockerError, OSError) as error:
+            raise RuntimeError(f"Docker engine not reachable ({error}); start dockerd and retry") from error
+        missing = [tag for tag in set(self.image_tags.values()) if not await image_exists(self.docker, tag)]
+        if missing:
+            raise RuntimeError(f"judge images missing: {', '.join(sorted(missing))}; run: codearena judge images build")
+        await remove_stale_containers(self.docker)
+        self._started = True
+        if self.warm_containers > 0:
+            for image in sorted(set(self.image_tags.values())):
+                self._warm[image] = asyncio.Queue()
+                self._refill_wanted[image] = asyncio.Event()
+                self._refill_wanted[image].set()
+                self._refill_tasks.append(asyncio.create_task(self._refill(image), name=f"judge-refill-{image}"))
+        log.info("judge pool %s started: concurrency %d, %d warm containers per image", self.pool_id, self.concurrency, self.warm_containers)
+
+    async def wait_warm(self, timeout: float = 60.0) -> None:
+        """Wait until every warm queue is full (for benchmarks and tests)."""
+        async with asyncio.timeout(timeout):
+            while any(queue.qsize() < self.warm_containers for queue in self._warm.values()):
+                await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        """Stop refilling and delete every container of this pool, warm or in use."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._refill_tasks:
+            task.cancel()
+        await asyncio.gather(*self._refill_tasks, return_exceptions=True)
+        sandboxes = list(self._in_use)
+        for queue in self._warm.values():
+            while not queue.empty():
+                sandboxes.append(queue.get_nowait())
+        await asyncio.gather(*(sandbox.destroy() for sandbox in sandboxes), return_exceptions=True)
+        await asyncio.gather(*self._cleanup_tasks, return_exceptions=True)
+        if self.docker is not None and self._started:
+            await self._delete_labelled()
+        if self._own_docker and self.docker is not None:
+            await self.docker.close()
+        log.info("judge pool %s closed", self.pool_id)
+
+    async def judge(self, job: JudgeJob) -> AsyncIterator[JudgeEvent]:
+        """Judge one submission, yielding events up to and including Final."""
+        if not self._started or self._closed:
+            raise RuntimeError("JudgePool.judge() needs start() first and no close()")
+        language = self.languages.get(job.language)
+        if language is None:
+            raise ValueError(f"language: {job.language!r} is not enabled in this judge")
+        async with self._semaphore:
+            slot = await self._slots.get()
+            try:
+                async for event in self._judge_with_retry(job, language, slot):
+                    yield event
+            finally:
+                self._slots.put_nowait(slot)
+
+    async def _judge_with_retry(self, job: JudgeJob, language: Language, slot: int) -> AsyncIterator[JudgeEvent]:
+        # A broken sandbox is retried once in a fresh container; tests already
+        # reported are not run again.
+        state = JudgeState(job)
+        yield Compiling(submission_id=job.submission_id, attempt=job.attempt, language=job.language)
+        reason = ""
+        for attempt in (1, 2):
+            sandbox: Sandbox | None = None
+            try:
+                sandbox = await self._take(self.image_tags[language.image.name])
+                session = JudgeSession(sandbox, job, language, state, uid=BASE_UID + 2 * slot)
+                async for event in session.run():
+                    yield event
+                return
+            except TestDataError as error:
+                log.error("submission %s: %s", job.submission_id, error)
+                yield state.internal_error(str(error))
+                return
+            except (SandboxError, aiodocker.DockerError, OSError) as error:
+                reason = f"sandbox failed ({type(error).__name__}): {error}"
+                log.warning(
+                    "submission %s: %s (try %d of 2, container %s)",
+                    job.submission_id, reason, attempt, sandbox.id if sandbox else "-",
+                )  # fmt: skip
+            finally:
+                if sandbox is not None:
+                    self._release(sandbox)
+        yield state.internal_error(reason)
+
+    async def _take(self, image: str) -> Sandbox:
+        queue = self._warm.get(image)
+        sandbox: Sandbox | None = None
+        if queue is not None and not queue.empty():
+            sandbox = queue.get_nowait()
+            self._refill_wanted[image].set()
+        if sandbox is None:
+            sandbox = await self._new_sandbox(image)
+        self._in_use.add(sandbox)
+        return sandbox
+
+    def _release(self, sandbox: Sandbox) -> None:
+        self._in_use.discard(sandbox)
+        task = asyncio.create_task(sandbox.destroy())
+        self._cleanup_tasks.add(task)
+        task.add_done_callback(self._cleanup_tasks.discard)
+
+    async def _new_sandbox(self, image: str) -> Sandbox:
+        return await Sandbox.start(self.docker, image, self.settings, labels={POOL_LABEL: self.pool_id})
+
+    async def _refill(self, image: str) -> None:
+        queue = self._warm[image]
+        wanted = self._refill_wanted[image]
+        failures = 0
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            while queue.qsize() < self.warm_containers:
+                try:
+                    sandbox = await self._new_sandbox(image)
+                except (aiodocker.DockerError, OSError) as error:
+                    failures += 1
+                    log.error("cannot start a warm container of %s (failure %d): %s", image, failures, error)
+                    await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                    continue
+                failures = 0
+                if self._closed:
+                    await sandbox.destroy()
+                    return
+                queue.put_nowait(sandbox)
+
+    async def _delete_labelled(self) -> None:
+        assert self.docker is not None
+        containers = await self.docker.containers.list(all=True, filters={"label": [f"{POOL_LABEL}={self.pool_id}"]})
+        for container in containers:
+            with contextlib.suppress(aiodocker.DockerError):
+                await container.delete(force=True)

@@ -1,0 +1,329 @@
+"""One judge container and the protocol of the in-container runner.
+
+How the source and the test data get in: the runner is the container's
+command and reads framed requests from its attached stdin (see
+judge/runner/runner.c). That works with a read-only root file system, needs
+no bind mount of host paths (so warm containers can start before the job is
+known) and keeps the expected answers on the host: the runner sends each
+test's output back and the host runs the checker. Only one test's input is in
+the container at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+
+import aiodocker
+import msgspec
+from aiodocker.stream import Stream
+
+from judge.images import RUNNER_PATH
+
+log = logging.getLogger(__name__)
+
+MIB = 1 << 20
+LABEL = "codearena.judge"
+POOL_LABEL = "codearena.judge.pool"
+# Host-side grace on top of the runner's own wall-time limit before the
+# sandbox counts as broken.
+REPLY_GRACE_SECONDS = 10.0
+
+
+class SandboxError(Exception):
+    """The sandbox broke (container died, Docker failed, protocol error); the verdict is IE."""
+
+
+class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits of the judge containers, the same for every submission."""
+
+    compile_memory_mb: int = 1024
+    compile_time_ms: int = 10_000  # CPU time of the compiler
+    compile_wall_ms: int = 20_000
+    # Memory the container gets above the problem's limit: runner, kernel,
+    # page cache. The current input and output live in tmpfs and are added.
+    memory_overhead_mb: int = 32
+    cpus: float = 1.0
+    pids_limit: int = 256
+    # Per-uid process limit of the compiler and of the program. Below
+    # pids_limit so a fork bomb leaves room for the runner's own fork.
+    nproc: int = 64
+    nofile: int = 256
+    box_size_mb: int = 256  # source and compiled program
+    data_size_mb: int = 1024  # one test's input and output
+    compile_log_bytes: int = 64 * 1024
+
+
+class RunnerReply(msgspec.Struct, frozen=True):
+    type: str
+    exit_code: int = -1
+    signal: int = 0
+    cpu_ms: int = 0
+    wall_ms: float = 0.0
+    memory_kb: int = 0
+    wall_timeout: bool = False
+    oom_killed: bool = False
+    # Compile: the log was cut. Test: the output passed the output limit.
+    output_exceeded: bool = False
+    # Why the runner could not start the command; empty when it did.
+    setup_error: str = ""
+    length: int = 0
+    message: str = ""
+
+
+_reply_decoder = msgspec.json.Decoder(RunnerReply)
+
+
+def container_config(image: str, settings: SandboxSettings, labels: dict[str, str]) -> dict:
+    memory = (settings.compile_memory_mb + settings.memory_overhead_mb) * MIB
+    tmpfs_options = "rw,nosuid,nodev"
+    return {
+        "Image": image,
+        "Cmd": [RUNNER_PATH],
+        "User": "0:0",
+        "WorkingDir": "/",
+        "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"],
+        "OpenStdin": True,
+        "StdinOnce": True,
+        "AttachStdin": True,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": False,
+        "NetworkDisabled": True,
+        "Labels": {LABEL: "1", **labels},
+        "HostConfig": {
+            "NetworkMode": "none",
+            "ReadonlyRootfs": True,
+            "Tmpfs": {
+                "/box": f"{tmpfs_options},exec,size={settings.box_size_mb}m,mode=1777",
+                "/judge": f"{tmpfs_options},noexec,size={settings.data_size_mb}m,mode=0700",
+                "/tmp": f"{tmpfs_options},noexec,size=64m,mode=1777",
+            },
+            # The runner only switches to the unprivileged uids.
+            "CapDrop": ["ALL"],
+            "CapAdd": ["SETUID", "SETGID"],
+            "SecurityOpt": ["no-new-privileges"],
+            # No /dev/shm: a test could otherwise leave files there for the next one.
+            "IpcMode": "none",
+            "PidsLimit": settings.pids_limit,
+            "Memory": memory,
+            "MemorySwap": memory,
+            "CpuPeriod": 100_000,
+            "CpuQuota": int(100_000 * settings.cpus),
+            "Ulimits": [
+                {"Name": "nofile", "Soft": settings.nofile, "Hard": settings.nofile},
+                {"Name": "fsize", "Soft": settings.data_size_mb * MIB, "Hard": settings.data_size_mb * MIB},
+                {"Name": "core", "Soft": 0, "Hard": 0},
+            ],
+            # Program output must never reach the host disk through a log driver.
+            "LogConfig": {"Type": "none", "Config": {}},
+        },
+    }
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">cI", kind, len(payload)) + payload
+
+
+def _limits_payload(
+    *,
+    uid: int,
+    cpu_ms: int,
+    wall_ms: int,
+    fsize: int,
+    nproc: int,
+    nofile: int,
+    stack: int,
+    log_cap: int,
+    argv: list[str],
+) -> bytes:
+    fields = [str(value) for value in (uid, cpu_ms, wall_ms, fsize, nproc, nofile, stack, log_cap)]
+    fields.extend(argv)
+    for field in fields:
+        if "\0" in field:
+            raise ValueError(f"NUL byte in runner argument {field!r}")
+    return b"".join(field.encode() + b"\0" for field in fields)
+
+
+class Sandbox:
+    """A started judge container with the runner waiting on its stdin. Use once."""
+
+    def __init__(self, docker: aiodocker.Docker, container, stream: Stream, image: str, settings: SandboxSettings):
+        self.docker = docker
+        self.container = container
+        self.stream = stream
+        self.image = image
+        self.settings = settings
+        self._buffer = bytearray()
+        self._destroyed = False
+
+    @property
+    def id(self) -> str:
+        return self.container.id[:12]
+
+    @classmethod
+    async def start(
+        cls,
+        docker: aiodocker.Docker,
+        image: str,
+        settings: SandboxSettings,
+        labels: dict[str, str] | None = None,
+    ) -> Sandbox:
+        container = await docker.containers.create(container_config(image, settings, labels or {}))
+        try:
+            # Attach before start, so nothing the runner writes can be missed.
+            stream = container.attach(stdin=True, stdout=True, stderr=True)
+            await stream.__aenter__()
+            await container.start()
+        except BaseException:
+            await _delete_quietly(container)
+            raise
+        return cls(docker, container, stream, image, settings)
+
+    async def set_memory(self, megabytes: int) -> None:
+        limit = megabytes * MIB
+        try:
+            await self.docker._query_json(
+                f"containers/{self.container.id}/update",
+                method="POST",
+                data={"Memory": limit, "MemorySwap": limit},
+            )
+        except aiodocker.DockerError as error:
+            raise SandboxError(f"cannot set the memory limit of container {self.id}: {error}") from error
+
+    async def write_source(self, name: str, text: str) -> None:
+        await self._send(b"S", name.encode() + b"\0" + text.encode())
+
+    async def compile(self, *, uid: int, argv: list[str], memory_limit_mb: int) -> tuple[RunnerReply, bytes]:
+        settings = self.settings
+        payload = _limits_payload(
+            uid=uid,
+            cpu_ms=settings.compile_time_ms,
+            wall_ms=settings.compile_wall_ms,
+            fsize=settings.box_size_mb * MIB,
+            nproc=settings.nproc,
+            nofile=settings.nofile,
+            stack=0,
+            log_cap=settings.compile_log_bytes,
+            argv=argv,
+        )
+        await self._send(b"C", payload)
+        return await self._receive("compiled", settings.compile_wall_ms)
+
+    async def configure_run(
+        self,
+        *,
+        uid: int,
+        argv: list[str],
+        cpu_ms: int,
+        wall_ms: int,
+        output_limit_bytes: int,
+        stack_bytes: int,
+    ) -> None:
+        self._run_wall_ms = wall_ms
+        payload = _limits_payload(
+            uid=uid,
+            cpu_ms=cpu_ms,
+            wall_ms=wall_ms,
+            fsize=output_limit_bytes + 1,
+            nproc=self.settings.nproc,
+            nofile=self.settings.nofile,
+            stack=stack_bytes,
+            log_cap=0,
+            argv=argv,
+        )
+        await self._send(b"R", payload)
+
+    async def run_test(self, input_data: bytes) -> tuple[RunnerReply, bytes]:
+        await self._send(b"I", input_data)
+        return await self._receive("test", self._run_wall_ms)
+
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        try:
+            await self.stream.close()
+        except Exception as error:  # the connection may already be gone
+            log.debug("closing the stream of container %s failed: %s", self.id, error)
+        await _delete_quietly(self.container)
+
+    async def _send(self, kind: bytes, payload: bytes) -> None:
+        try:
+            await self.stream.write_in(_frame(kind, payload))
+        except (OSError, RuntimeError, aiodocker.DockerError) as error:
+            raise SandboxError(f"cannot write to container {self.id}: {error}") from error
+
+    async def _receive(self, expected: str, wall_ms: int) -> tuple[RunnerReply, bytes]:
+        timeout = wall_ms / 1000 + REPLY_GRACE_SECONDS
+        try:
+            async with asyncio.timeout(timeout):
+                line = await self._read_line()
+                reply = _reply_decoder.decode(line)
+                if reply.type == "error":
+                    raise SandboxError(f"runner in container {self.id} failed: {reply.message}")
+                if reply.type != expected:
+                    raise SandboxError(f"runner in container {self.id} sent {reply.type!r}, expected {expected!r}")
+                payload = await self._read_exactly(reply.length)
+        except TimeoutError:
+            raise SandboxError(f"runner in container {self.id} did not reply within {timeout:.0f} s") from None
+        except msgspec.DecodeError as error:
+            raise SandboxError(f"runner in container {self.id} sent a bad reply: {error}") from error
+        if reply.setup_error:
+            raise SandboxError(f"runner in container {self.id} could not start the command: {reply.setup_error}")
+        return reply, payload
+
+    async def _fill(self) -> None:
+        try:
+            message = await self.stream.read_out()
+        except (OSError, aiodocker.DockerError) as error:
+            raise SandboxError(f"reading from container {self.id} failed: {error}") from error
+        if message is None:
+            raise SandboxError(f"container {self.id} exited: {await self._describe_exit()}")
+        if message.stream == 2:
+            log.warning("runner stderr in container %s: %r", self.id, message.data[:500])
+            return
+        self._buffer.extend(message.data)
+
+    async def _read_line(self) -> bytes:
+        while (end := self._buffer.find(b"\n")) < 0:
+            await self._fill()
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    async def _read_exactly(self, length: int) -> bytes:
+        while len(self._buffer) < length:
+            await self._fill()
+        data = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        return data
+
+    async def _describe_exit(self) -> str:
+        try:
+            info = await self.container.show()
+        except aiodocker.DockerError as error:
+            return f"cannot inspect it: {error}"
+        state = info.get("State", {})
+        return f"status {state.get('Status')}, exit code {state.get('ExitCode')}, OOM killed {state.get('OOMKilled')}"
+
+
+async def _delete_quietly(container) -> None:
+    try:
+        await container.delete(force=True)
+    except aiodocker.DockerError as error:
+        if error.status != 404:
+            log.warning("cannot delete judge container %s: %s", container.id[:12], error)
+
+
+async def remove_stale_containers(docker: aiodocker.Docker) -> int:
+    """Delete judge containers that are no longer running (left by a judge process that died)."""
+    removed = 0
+    containers = await docker.containers.list(all=True, filters={"label": [f"{LABEL}=1"], "status": ["exited", "created", "dead"]})
+    for container in containers:
+        await _delete_quietly(container)
+        removed += 1
+    if removed:
+        log.info("removed %d stale judge containers", removed)
+    return removed
