@@ -348,7 +348,11 @@ class Judging(Base):
     """One judging of a submission; a rejudge adds one and keeps the old ones as history."""
 
     __tablename__ = "judgings"
-    __table_args__ = (UniqueConstraint("submission_id", "attempt"),)
+    __table_args__ = (
+        UniqueConstraint("submission_id", "attempt"),
+        # Start-up recovery looks for judgings left QUEUED or JUDGING.
+        Index("ix_judgings_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
@@ -366,6 +370,9 @@ class Judging(Base):
     # Judge-side failure reason of an IE, for organizers only.
     internal_error: Mapped[str | None] = mapped_column(Text, default=None)
     worker: Mapped[str | None] = mapped_column(String(128), default=None)
+    # The worker named in `worker` holds the judging until then and renews it while it
+    # runs; after that another worker may take the judging over.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     # Per test-group scores for IOI scoring across submissions.
     group_scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
