@@ -79,15 +79,29 @@ class JudgePool:
         """Check the images and start filling the warm pool; raises if an image is missing."""
         if self._started:
             return
+        await self._connect()
+        missing = [tag for tag in set(self.image_tags.values()) if not await image_exists(self.docker, tag)]
+        if missing:
+            raise RuntimeError(f"judge images missing: {', '.join(sorted(missing))}; run: codearena judge images build")
+        await self._start_refill()
+
+    async def start_without_image_check(self) -> None:
+        """Start even if some images are missing; judging those languages then ends in IE."""
+        if self._started:
+            return
+        await self._connect()
+        await self._start_refill()
+
+    async def _connect(self) -> None:
         if self.docker is None:
             self.docker = aiodocker.Docker()
         try:
             await self.docker.version()
         except (aiodocker.DockerError, OSError) as error:
             raise RuntimeError(f"Docker engine not reachable ({error}); start dockerd and retry") from error
-        missing = [tag for tag in set(self.image_tags.values()) if not await image_exists(self.docker, tag)]
-        if missing:
-            raise RuntimeError(f"judge images missing: {', '.join(sorted(missing))}; run: codearena judge images build")
+
+    async def _start_refill(self) -> None:
+        assert self.docker is not None
         await remove_stale_containers(self.docker)
         self._started = True
         if self.warm_containers > 0:
@@ -137,6 +151,20 @@ class JudgePool:
                 async for event in self._judge_with_retry(job, language, slot):
                     yield event
             finally:
+                self._slots.put_nowait(slot)
+
+    async def run_command(self, language: Language, argv: list[str]) -> tuple[int, str]:
+        """Run argv (as the compiler would run) in a fresh sandbox of language; return exit code and output."""
+        async with self._semaphore:
+            slot = await self._slots.get()
+            sandbox: Sandbox | None = None
+            try:
+                sandbox = await self._take(self.image_tags[language.image.name])
+                reply, output = await sandbox.compile(uid=BASE_UID + 2 * slot + 1, argv=argv)
+                return reply.exit_code, output.decode(errors="replace")
+            finally:
+                if sandbox is not None:
+                    self._release(sandbox)
                 self._slots.put_nowait(slot)
 
     async def _judge_with_retry(self, job: JudgeJob, language: Language, slot: int) -> AsyncIterator[JudgeEvent]:

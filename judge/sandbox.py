@@ -43,7 +43,7 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
     compile_wall_ms: int = 20_000
     # Memory the container gets above the problem's limit: runner, kernel,
     # page cache. The current input and output live in tmpfs and are added.
-    memory_overhead_mb: int = 32
+    memory_overhead_mb: int = 16
     cpus: float = 1.0
     pids_limit: int = 256
     # Per-uid process limit of the compiler and of the program. Below
@@ -195,7 +195,7 @@ class Sandbox:
     async def write_source(self, name: str, text: str) -> None:
         await self._send(b"S", name.encode() + b"\0" + text.encode())
 
-    async def compile(self, *, uid: int, argv: list[str], memory_limit_mb: int) -> tuple[RunnerReply, bytes]:
+    async def compile(self, *, uid: int, argv: list[str]) -> tuple[RunnerReply, bytes]:
         settings = self.settings
         payload = _limits_payload(
             uid=uid,

@@ -161,7 +161,6 @@ class JudgeSession:
         reply, compiler_output = await self.sandbox.compile(
             uid=self.compile_uid,
             argv=expand_command(language.compile, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
-            memory_limit_mb=job.memory_limit_mb,
         )
         success, output = self._compile_result(reply, compiler_output)
         if not self.state.compiled_reported:

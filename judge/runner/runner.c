@@ -24,6 +24,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -227,8 +233,42 @@ static void set_limit(int resource, rlim_t soft, rlim_t hard) {
     if (setrlimit(resource, &rl) < 0) setup_failed("setrlimit");
 }
 
+/*
+ * Forbid creating processes; threads stay allowed (the JVM and Node.js need
+ * them). A process-creating clone fails with EAGAIN, as if RLIMIT_NPROC were
+ * reached, and clone3 with ENOSYS so that glibc falls back to clone, whose
+ * flags a filter can read. Without this a fork bomb makes the kernel charge
+ * so many kernel stacks to the memory cgroup that the verdict would depend
+ * on timing; with it the bomb just spins and gets TLE.
+ */
+static void deny_process_creation(void) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* x32 system calls */
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fork, 6, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_vfork, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* clone: allowed only with CLONE_THREAD in the flags (first argument) */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 2, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) setup_failed("no_new_privs");
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) setup_failed("seccomp");
+}
+
 /* In the child: drop to uid with rlimits, wire fds 0-2 and exec argv. */
-static void exec_child(const struct limits *lim, int in_fd, int out_fd, int err_fd) {
+static void exec_child(const struct limits *lim, int in_fd, int out_fd, int err_fd, int deny_fork) {
     static char *env[] = {
         "PATH=/usr/local/bin:/usr/bin:/bin",
         "HOME=/tmp",
@@ -271,12 +311,14 @@ static void exec_child(const struct limits *lim, int in_fd, int out_fd, int err_
     signal(SIGPIPE, SIG_DFL);
     signal(SIGALRM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
+    if (deny_fork) deny_process_creation();
     execvpe(lim->argv[0], lim->argv, env);
     setup_failed(lim->argv[0]);
 }
 
 /* Fork a child that execs under lim; returns its pid. */
-static pid_t spawn(const struct limits *lim, int in_fd, int out_fd, int err_fd, int *report_fd) {
+static pid_t spawn(const struct limits *lim, int in_fd, int out_fd, int err_fd, int deny_fork,
+                   int *report_fd) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) die("pipe");
     pid_t pid = fork();
@@ -284,7 +326,7 @@ static pid_t spawn(const struct limits *lim, int in_fd, int out_fd, int err_fd, 
     if (pid == 0) {
         close(fds[0]);
         setup_fd = fds[1];
-        exec_child(lim, in_fd, out_fd, err_fd);
+        exec_child(lim, in_fd, out_fd, err_fd, deny_fork);
     }
     close(fds[1]);
     *report_fd = fds[0];
@@ -395,7 +437,7 @@ static void do_compile(char *payload, uint32_t len) {
     double start = now_ms_precise();
     start_wall_timer(lim.wall_ms);
     int report_fd;
-    pid_t pid = spawn(&lim, null_fd, pipefd[1], pipefd[1], &report_fd);
+    pid_t pid = spawn(&lim, null_fd, pipefd[1], pipefd[1], 0, &report_fd);
     close(pipefd[1]);
     close(null_fd);
     char setup_error[160];
@@ -457,7 +499,7 @@ static void do_test(void) {
     double start = now_ms_precise();
     start_wall_timer(run_limits.wall_ms);
     int report_fd;
-    pid_t pid = spawn(&run_limits, in_fd, out_fd, null_fd, &report_fd);
+    pid_t pid = spawn(&run_limits, in_fd, out_fd, null_fd, 1, &report_fd);
     timer_t cpu_timer;
     int have_cpu_timer = arm_cpu_timer(pid, run_limits.cpu_ms, &cpu_timer);
 
