@@ -36,6 +36,8 @@ class Compiled(msgspec.Struct, frozen=True, kw_only=True, tag="compiled", tag_fi
 
 
 class TestFinished(msgspec.Struct, frozen=True, kw_only=True, tag="test", tag_field="type"):
+    __test__ = False  # not a pytest test class, despite the name
+
     submission_id: int | str
     attempt: int
     index: int

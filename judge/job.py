@@ -13,6 +13,8 @@ MAX_SOURCE_BYTES = 1 << 20
 class TestCase(msgspec.Struct, frozen=True, kw_only=True):
     """One test case; the paths are on the judge host and stay there."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     input_path: str
     answer_path: str

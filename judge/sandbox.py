@@ -16,6 +16,7 @@ import logging
 import struct
 
 import aiodocker
+import aiohttp
 import msgspec
 from aiodocker.stream import Stream
 
@@ -252,7 +253,8 @@ class Sandbox:
     async def _send(self, kind: bytes, payload: bytes) -> None:
         try:
             await self.stream.write_in(_frame(kind, payload))
-        except (OSError, RuntimeError, aiodocker.DockerError) as error:
+        # aiodocker 0.27 asserts that the connection still has a transport.
+        except (OSError, RuntimeError, AssertionError, aiohttp.ClientError, aiodocker.DockerError) as error:
             raise SandboxError(f"cannot write to container {self.id}: {error}") from error
 
     async def _receive(self, expected: str, wall_ms: int) -> tuple[RunnerReply, bytes]:
@@ -277,7 +279,7 @@ class Sandbox:
     async def _fill(self) -> None:
         try:
             message = await self.stream.read_out()
-        except (OSError, aiodocker.DockerError) as error:
+        except (OSError, aiohttp.ClientError, aiodocker.DockerError) as error:
             raise SandboxError(f"reading from container {self.id} failed: {error}") from error
         if message is None:
             raise SandboxError(f"container {self.id} exited: {await self._describe_exit()}")
