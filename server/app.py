@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +23,8 @@ from server.accounts import Accounts
 from server.deps import provide_session
 from server.errors import exception_handlers
 from server.live import LiveContext
+from server.queue import EmbeddedQueue, RedisQueue, StreamConsumer
+from server.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from server.routes import ROUTE_HANDLERS
 from server.security import AccessTokens, Passwords
 from server.settings import Settings
@@ -48,10 +52,16 @@ def create_app(settings: Settings) -> Litestar:
             rankings=RedisRankings(redis) if redis is not None else MemoryRankings(),
             blobs=state.blobs,
         )
+        try:
+            judging = await start_judging(app, settings, redis)
+        except BaseException:
+            await engine.dispose()
+            raise
         logger.info("server started (%s database)", "SQLite" if settings.embedded_database else "PostgreSQL")
         try:
             yield
         finally:
+            await judging.stop()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -75,6 +85,12 @@ def create_app(settings: Settings) -> Litestar:
         "health_probes": {},
         "redis": redis,
         "hub": Hub(channels, redis),
+        "judge_queue": RedisQueue(redis) if redis is not None else EmbeddedQueue(),
+        "rate_limiter": (
+            RedisRateLimiter(redis, settings.limits.submissions_per_minute)
+            if redis is not None
+            else MemoryRateLimiter(settings.limits.submissions_per_minute)
+        ),
     }
 
     return Litestar(
@@ -92,3 +108,91 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
     )
+
+
+# With Redis, how often the server looks for judgings missing from the job
+# stream, and how old a judging must be before it counts as missing.
+RECOVERY_INTERVAL_S = 30.0
+RECOVERY_MIN_AGE_S = 30.0
+
+
+class JudgingRuntime:
+    """The server's part of judging: the embedded judge, if any, and recovery of lost jobs."""
+
+    def __init__(self) -> None:
+        self.service = None
+        self.consumer: StreamConsumer | None = None
+        self.queue: EmbeddedQueue | None = None
+        self.sweeper: asyncio.Task | None = None
+
+    async def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.queue is not None:
+            await self.queue.stop()
+        if self.service is not None:
+            await self.service.close()
+
+
+async def start_judging(app: Litestar, settings: Settings, redis) -> JudgingRuntime:
+    """Recover unfinished judgings, start the embedded judge when configured, and with Redis a periodic sweep."""
+    from judge.worker import JudgeService, worker_name
+    from server.api.health import ComponentHealth
+    from server.submissions import recover_unfinished
+
+    state = app.state
+    queue = state.judge_queue
+    judging = JudgingRuntime()
+    if redis is not None:
+        await queue.setup()
+    # Embedded: this process is the only judge, so what it left JUDGING is requeued from scratch.
+    await recover_unfinished(state.live, queue, reset_running=redis is None)
+
+    if settings.judge.embedded:
+        service = JudgeService(state.live, queue, name=worker_name(), redis=redis)
+        worker = await service.start()
+        judging.service = service
+        state.judge_service = service
+        if redis is not None:
+            judging.consumer = StreamConsumer(queue, service.name, worker.handle, concurrency=service.concurrency)
+            await judging.consumer.start()
+        else:
+            queue.start(worker.handle, service.concurrency)
+            judging.queue = queue
+
+        async def docker_probe() -> ComponentHealth:
+            started = time.perf_counter()
+            try:
+                await service.pool.docker.version()
+            except Exception as exc:  # noqa: BLE001 - any failure means "down", reported with its text
+                return ComponentHealth("down", detail=f"{type(exc).__name__}: {exc}")
+            return ComponentHealth("up", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+        state.health_probes["docker"] = docker_probe
+    elif redis is None:
+        logger.warning("judge.embedded is off and redis.url is empty: submissions stay queued until a judge runs")
+
+    async def queue_probe() -> ComponentHealth:
+        try:
+            stats = await queue.stats()
+        except Exception as exc:  # noqa: BLE001
+            return ComponentHealth("down", detail=f"{type(exc).__name__}: {exc}")
+        return ComponentHealth("up", detail=f"{stats['waiting']} waiting, {stats['running']} running")
+
+    state.health_probes["judge_queue"] = queue_probe
+
+    if redis is not None:
+
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(RECOVERY_INTERVAL_S)
+                try:
+                    await recover_unfinished(state.live, queue, reset_running=False, min_age_s=RECOVERY_MIN_AGE_S)
+                except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+                    logger.warning("recovery sweep of the judge queue failed: %s", exc)
+
+        judging.sweeper = asyncio.create_task(sweep(), name="judge-recovery-sweep")
+    return judging

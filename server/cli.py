@@ -182,11 +182,92 @@ async def _create_admin(settings: Settings, username: str, email: str, password:
 
 
 @main.group(invoke_without_command=True)
+@click.option(
+    "--claim-timeout",
+    type=click.FloatRange(min=1.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds a job may go without renewal before another worker takes it over (the judging lease).",
+)
+@click.option(
+    "--server-url",
+    default=None,
+    help="Server to fetch missing test data from (default: server.public_url); needs judge.worker_token.",
+)
 @click.pass_context
-def judge(context: click.Context) -> None:
-    """Judge commands; without a subcommand, run a judge worker."""
-    if context.invoked_subcommand is None:
-        raise click.ClickException("the standalone judge worker needs Redis; set redis.url (CODEARENA_REDIS_URL)")
+def judge(context: click.Context, claim_timeout: float, server_url: str | None) -> None:
+    """Judge commands; without a subcommand, run a judge worker on the Redis job stream."""
+    if context.invoked_subcommand is not None:
+        return
+    settings = settings_or_exit()
+    if not settings.uses_redis:
+        raise click.ClickException(
+            "the standalone judge worker needs Redis; set redis.url (CODEARENA_REDIS_URL), "
+            "or run `codearena serve` with judge.embedded true"
+        )
+    try:
+        asyncio.run(run_judge_worker(settings, claim_timeout, server_url))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def run_judge_worker(settings: Settings, claim_timeout_s: float, server_url: str | None) -> None:
+    """Judge jobs from the Redis stream until SIGTERM or SIGINT, then finish running jobs within the grace time."""
+    import signal
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from db.blobs import BlobStore
+    from db.engine import create_engine, create_session_factory
+    from db.migrate import SchemaOutdatedError, ensure_schema_current
+    from judge.worker import JudgeService, worker_name
+    from realtime.hub import Hub, create_channels_plugin
+    from realtime.rankings import RedisRankings
+    from server.live import LiveContext
+    from server.queue import RedisQueue, StreamConsumer
+
+    engine = create_engine(settings.database_url, pool_size=settings.database.pool_size)
+    redis = Redis.from_url(settings.redis.url)
+    service = None
+    consumer = None
+    try:
+        try:
+            await ensure_schema_current(engine)
+        except SchemaOutdatedError as exc:
+            raise RuntimeError(str(exc)) from None
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as exc:
+            raise RuntimeError(f"cannot reach Redis at redis.url: {exc}") from None
+
+        live = LiveContext(
+            settings=settings,
+            session_factory=create_session_factory(engine),
+            hub=Hub(create_channels_plugin(redis), redis),
+            rankings=RedisRankings(redis),
+            blobs=BlobStore(settings.data_dir / "blobs"),
+        )
+        # TODO: install the contest result hooks (live.on_queued, live.on_judged) here as the server does.
+        queue = RedisQueue(redis)
+        service = JudgeService(live, queue, name=worker_name(), lease_s=claim_timeout_s, server_url=server_url or "", redis=redis)
+        worker = await service.start()
+        consumer = StreamConsumer(queue, service.name, worker.handle, concurrency=service.concurrency, claim_idle_s=claim_timeout_s)
+        await consumer.start()
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+        await stop.wait()
+        logger.info("judge worker %s stopping", service.name)
+    finally:
+        if consumer is not None:
+            await consumer.stop(grace_s=settings.server.graceful_shutdown_s)
+        if service is not None:
+            await service.close()
+        await redis.aclose()
+        await engine.dispose()
 
 
 def _attach_optional_groups() -> None:

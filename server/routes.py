@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from server.api.auth import AuthController
 from server.api.health import HealthController
+from server.api.judge import JudgeController
+from server.api.languages import LanguagesController
 from server.api.problems import ProblemsController
+from server.api.stats import StatsController
+from server.api.submissions import ProblemRejudgeController, SubmissionsController
 from server.api.users import UsersController
+from server.api.ws import WEBSOCKET_HANDLERS
 
 ROUTE_HANDLERS: list = [
     AuthController,
     UsersController,
     ProblemsController,
     HealthController,
+    SubmissionsController,
+    ProblemRejudgeController,
+    LanguagesController,
+    StatsController,
+    JudgeController,
+    *WEBSOCKET_HANDLERS,
 ]
