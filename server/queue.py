@@ -22,6 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, NamedTuple, Protocol
 
+from redis.exceptions import RedisError, ResponseError
+
 logger = logging.getLogger(__name__)
 
 JOB_STREAM = "codearena:judge:jobs"
@@ -131,8 +133,6 @@ class RedisQueue:
         self.group = group
 
     async def setup(self) -> None:
-        from redis.exceptions import ResponseError
-
         try:
             await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except ResponseError as exc:
@@ -162,8 +162,6 @@ class RedisQueue:
             start = "(" + _text(entries[-1][0])
 
     async def stats(self) -> dict[str, int]:
-        from redis.exceptions import ResponseError
-
         try:
             groups = await self.redis.xinfo_groups(self.stream)
         except ResponseError:
@@ -231,28 +229,17 @@ class StreamConsumer:
         while not self._stopping.is_set():
             try:
                 entry = await self._claim_stale() or await self._read_new()
+                if entry is not None:
+                    await self._process(*entry)
                 failures = 0
-            except (OSError, ConnectionError) as exc:
+            except (RedisError, OSError) as exc:
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures)
-                logger.warning("judge consumer %s cannot read the job stream (%s); retrying in %.1f s", self.name, exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            except Exception as exc:
-                from redis.exceptions import RedisError
-
-                if not isinstance(exc, RedisError):
-                    raise
-                failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                logger.warning("judge consumer %s: Redis error %s; retrying in %.1f s", self.name, exc, delay)
+                logger.warning("judge consumer %s: Redis failed (%s); retrying in %.1f s", self.name, exc, delay)
                 if "NOGROUP" in str(exc):
-                    with contextlib.suppress(RedisError):
+                    with contextlib.suppress(RedisError, OSError):
                         await self.queue.setup()
                 await asyncio.sleep(delay)
-                continue
-            if entry is not None:
-                await self._process(*entry)
 
     async def _claim_stale(self) -> tuple[str, dict] | None:
         reply = await self.queue.redis.xautoclaim(
