@@ -20,12 +20,14 @@ from db.migrate import ensure_schema_current
 from realtime.hub import Hub, create_channels_plugin
 from realtime.rankings import MemoryRankings, RedisRankings
 from server.accounts import Accounts
+from server.contests import run_clock
 from server.deps import provide_session
 from server.errors import exception_handlers
 from server.live import LiveContext
 from server.queue import EmbeddedQueue, RedisQueue, StreamConsumer
 from server.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from server.routes import ROUTE_HANDLERS
+from server.scoreboard import scoreboards_for
 from server.security import AccessTokens, Passwords
 from server.settings import Settings
 
@@ -52,15 +54,20 @@ def create_app(settings: Settings) -> Litestar:
             rankings=RedisRankings(redis) if redis is not None else MemoryRankings(),
             blobs=state.blobs,
         )
+        # Registered before the judge starts, so judgings recovered at start-up update the scoreboards.
+        state.scoreboards = scoreboards_for(state.live)
         try:
             judging = await start_judging(app, settings, redis)
         except BaseException:
             await engine.dispose()
             raise
+        clock = asyncio.create_task(run_clock(state.live), name="contest-clock")
         logger.info("server started (%s database)", "SQLite" if settings.embedded_database else "PostgreSQL")
         try:
             yield
         finally:
+            clock.cancel()
+            await asyncio.gather(clock, return_exceptions=True)
             await judging.stop()
             if redis is not None:
                 await redis.aclose()

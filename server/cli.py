@@ -248,7 +248,9 @@ async def run_judge_worker(settings: Settings, claim_timeout_s: float, server_ur
             rankings=RedisRankings(redis),
             blobs=BlobStore(settings.data_dir / "blobs"),
         )
-        # TODO: install the contest result hooks (live.on_queued, live.on_judged) here as the server does.
+        from server.scoreboard import register_contest_hooks
+
+        register_contest_hooks(live)
         queue = RedisQueue(redis)
         service = JudgeService(live, queue, name=worker_name(), lease_s=claim_timeout_s, server_url=server_url or "", redis=redis)
         worker = await service.start()
@@ -279,6 +281,59 @@ def _attach_optional_groups() -> None:
 
 
 _attach_optional_groups()
+
+
+@main.group()
+def scoreboard() -> None:
+    """Contest scoreboard commands."""
+
+
+@scoreboard.command("rebuild")
+@click.argument("contest_id", type=int)
+def scoreboard_rebuild(contest_id: int) -> None:
+    """Recompute the rankings of CONTEST_ID from the database and tell live clients to reload."""
+    settings = settings_or_exit()
+    if not settings.uses_redis:
+        raise click.ClickException(
+            "embedded mode keeps rankings inside the server process, which rebuilds them itself; "
+            "this command needs redis.url (CODEARENA_REDIS_URL) to reach shared rankings"
+        )
+    try:
+        count = asyncio.run(_rebuild_scoreboard(settings, contest_id))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"rebuilt the rankings of contest {contest_id}: {count} participants")
+
+
+async def _rebuild_scoreboard(settings: Settings, contest_id: int) -> int:
+    from redis.asyncio import Redis
+
+    from db.blobs import BlobStore
+    from db.engine import create_engine, create_session_factory
+    from db.migrate import SchemaOutdatedError, ensure_schema_current
+    from realtime.hub import Hub, create_channels_plugin
+    from realtime.rankings import RedisRankings
+    from server.live import LiveContext
+    from server.scoreboard import scoreboards_for
+
+    engine = create_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        try:
+            await ensure_schema_current(engine)
+        except SchemaOutdatedError as exc:
+            raise click.ClickException(str(exc)) from None
+        live = LiveContext(
+            settings=settings,
+            session_factory=create_session_factory(engine),
+            hub=Hub(create_channels_plugin(redis), redis),
+            rankings=RedisRankings(redis),
+            blobs=BlobStore(settings.data_dir / "blobs"),
+        )
+        return await scoreboards_for(live).rebuild(contest_id)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
 
 
 if __name__ == "__main__":
