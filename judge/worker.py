@@ -44,8 +44,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE_S = 60.0
 DOWNLOAD_CHUNK = 1 << 20
-# Redis hash: language id -> the latest LanguageReport of any worker.
+# Redis hash of self-test results: field "<worker>|<language id>", value a LanguageReport.
 LANGUAGE_REPORT_KEY = "codearena:judge:languages"
+# A worker re-sends its reports this often; servers ignore reports older than LANGUAGE_REPORT_TTL_S.
+LANGUAGE_REPORT_REFRESH_S = 60.0
+LANGUAGE_REPORT_TTL_S = 300.0
 
 
 class LanguageReport(msgspec.Struct, frozen=True):
@@ -519,19 +522,35 @@ class JudgeService:
         }
         broken = sorted(status.id for status in statuses if status.status == "broken")
         logger.info("language self-tests done: %d ok, broken: %s", len(statuses) - len(broken), ", ".join(broken) or "none")
-        if self.redis is not None:
-            try:
-                await self.redis.hset(
-                    LANGUAGE_REPORT_KEY,
-                    mapping={report.id: msgspec.json.encode(report) for report in self.language_reports.values()},
-                )
-            except Exception as exc:  # noqa: BLE001 - servers then show the languages as unknown
-                logger.warning("cannot store the language self-test results in Redis: %s", exc)
+        while self.redis is not None:
+            await self._send_reports()
+            await asyncio.sleep(LANGUAGE_REPORT_REFRESH_S)
+
+    async def _send_reports(self) -> None:
+        assert self.language_reports is not None
+        now = utcnow()
+        mapping = {
+            f"{self.name}|{report.id}": msgspec.json.encode(msgspec.structs.replace(report, reported_at=now))
+            for report in self.language_reports.values()
+        }
+        try:
+            await self.redis.hset(LANGUAGE_REPORT_KEY, mapping=mapping)
+        except Exception as exc:  # noqa: BLE001 - servers show the languages as unknown until the next refresh
+            logger.warning("cannot store the language self-test results in Redis: %s", exc)
+
+    async def _withdraw_reports(self) -> None:
+        if self.redis is None or not self.language_reports:
+            return
+        try:
+            await self.redis.hdel(LANGUAGE_REPORT_KEY, *(f"{self.name}|{language}" for language in self.language_reports))
+        except Exception as exc:  # noqa: BLE001 - the reports expire on their own
+            logger.warning("cannot remove the language reports of %s from Redis: %s", self.name, exc)
 
     async def close(self) -> None:
         if self._self_test is not None:
             self._self_test.cancel()
             await asyncio.gather(self._self_test, return_exceptions=True)
+        await self._withdraw_reports()
         if self.pool is not None:
             await self.pool.close()
         logger.info("judge %s stopped", self.name)

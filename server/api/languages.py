@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -10,7 +12,8 @@ from litestar import Controller, get
 from litestar.datastructures import State
 
 from judge.languages import LANGUAGES
-from judge.worker import LANGUAGE_REPORT_KEY, LanguageReport
+from db.models import utcnow
+from judge.worker import LANGUAGE_REPORT_KEY, LANGUAGE_REPORT_TTL_S, LanguageReport
 from server.submissions import field_error
 
 logger = logging.getLogger(__name__)
@@ -28,7 +31,10 @@ class LanguageInfo(msgspec.Struct):
 
 
 async def _reports(state: State) -> dict[str, LanguageReport] | None:
-    """Self-test results by language id: from the embedded judge or, with Redis, the latest worker report."""
+    """Self-test result per language: the embedded judge's, or with Redis the best fresh report of any worker.
+
+    A language is ok when any worker reports it ok; otherwise the newest broken report counts.
+    """
     judge = getattr(state, "judge_service", None)
     if judge is not None:
         return judge.language_reports
@@ -40,14 +46,31 @@ async def _reports(state: State) -> dict[str, LanguageReport] | None:
     except Exception as exc:  # noqa: BLE001 - the list still shows every language, as unknown
         logger.warning("cannot read the judge language reports from Redis: %s", exc)
         return None
-    reports = {}
-    for payload in raw.values():
+
+    oldest = utcnow() - timedelta(seconds=LANGUAGE_REPORT_TTL_S)
+    reports: dict[str, LanguageReport] = {}
+    stale = []
+    for key, payload in raw.items():
         try:
             report = msgspec.json.decode(payload, type=LanguageReport)
         except msgspec.DecodeError:
+            stale.append(key)
             continue
-        reports[report.id] = report
+        if report.reported_at < oldest:
+            stale.append(key)
+            continue
+        best = reports.get(report.id)
+        if best is None or _preference(report) > _preference(best):
+            reports[report.id] = report
+    if stale:
+        # Reports of workers that stopped without withdrawing them.
+        with contextlib.suppress(Exception):
+            await redis.hdel(LANGUAGE_REPORT_KEY, *stale)
     return reports
+
+
+def _preference(report: LanguageReport) -> tuple[bool, datetime]:
+    return (report.status == "ok", report.reported_at)
 
 
 async def language_statuses(state: State) -> list[LanguageInfo]:
@@ -63,7 +86,7 @@ async def language_statuses(state: State) -> list[LanguageInfo]:
         elif reports is None and getattr(state, "redis", None) is None and not state.settings.judge.embedded:
             infos.append(LanguageInfo(language.id, language.name, None, "unknown", "no judge runs: judge.embedded is off and redis.url is empty"))
         else:
-            infos.append(LanguageInfo(language.id, language.name, None, "unknown", "the judge has not run its self-test yet"))
+            infos.append(LanguageInfo(language.id, language.name, None, "unknown", "no judge has reported its self-test yet"))
     return infos
 
 

@@ -16,12 +16,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from judge.images import image_exists, image_tag
 from judge.languages import PYTHON_IMAGE
@@ -289,3 +290,25 @@ def processes() -> Iterator[list[Process]]:
         process.stop()
         pools.extend(process.pool_ids())
     remove_pool_containers(pools)
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A Redis database number that is empty and claimed by this test, emptied of its keys afterwards."""
+    claim = f"codearena:test-claim:{uuid.uuid4().hex}"
+    for number in range(15, 0, -1):
+        client = Redis.from_url(f"redis://127.0.0.1:6379/{number}")
+        if await client.dbsize() == 0 and await client.set(claim, "1", nx=True, ex=3600):
+            if await client.dbsize() == 1:
+                break
+            await client.delete(claim)
+        await client.aclose()
+    else:
+        pytest.fail("no empty Redis database number between 1 and 15 for this test", pytrace=False)
+    try:
+        yield f"redis://127.0.0.1:6379/{number}"
+    finally:
+        keys = [key async for key in client.scan_iter("codearena*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
