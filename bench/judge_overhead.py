@@ -3,9 +3,9 @@
 For every language this prints, in one run:
 
 - bare: median wall time of the program run on the host, outside any
-  container, from the same judge image's files (chroot into an exported copy
-  of the image, one fork/exec per run, timed by a small static C harness,
-  pinned to one CPU like a judge container);
+  container, from the same judge image's files. A small static C harness
+  chroots into an exported copy of the image and times one fork/exec per
+  run, pinned to one CPU like a judge container;
 - judged: median wall time the in-container runner measured for the same
   program and input, and the median time between two test events as the
   host sees them (protocol, checker and event included);

@@ -197,6 +197,8 @@ class JudgePool:
         yield state.internal_error(reason)
 
     async def _take(self, image: str) -> Sandbox:
+        if self._closed:
+            raise SandboxError("the judge pool is closed")
         queue = self._warm.get(image)
         sandbox: Sandbox | None = None
         if queue is not None and not queue.empty():

@@ -2,11 +2,11 @@
 
 How the source and the test data get in: the runner is the container's
 command and reads framed requests from its attached stdin (see
-judge/runner/runner.c). That works with a read-only root file system, needs
-no bind mount of host paths (so warm containers can start before the job is
-known) and keeps the expected answers on the host: the runner sends each
-test's output back and the host runs the checker. Only one test's input is in
-the container at a time.
+judge/runner/runner.c). That works with a read-only root file system and
+needs no bind mount of host paths, so warm containers can start before the
+job is known. The answer files stay on the host, because the runner sends
+each test's output back and the host runs the checker. Only one test's input
+is in the container at a time.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def _signal_name(number: int) -> str:
 
 
 class JudgeState:
-    """What is known about a submission so far; survives a retry in a new sandbox."""
+    """The results of a submission so far, kept across a retry in a new sandbox."""
 
     def __init__(self, job: JudgeJob) -> None:
         self.job = job

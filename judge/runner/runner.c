@@ -237,9 +237,9 @@ static void set_limit(int resource, rlim_t soft, rlim_t hard) {
  * Forbid creating processes; threads stay allowed (the JVM and Node.js need
  * them). A process-creating clone fails with EAGAIN, as if RLIMIT_NPROC were
  * reached, and clone3 with ENOSYS so that glibc falls back to clone, whose
- * flags a filter can read. Without this a fork bomb makes the kernel charge
- * so many kernel stacks to the memory cgroup that the verdict would depend
- * on timing; with it the bomb just spins and gets TLE.
+ * flags a filter can read. Without this filter, a fork bomb makes the kernel
+ * charge so many kernel stacks to the memory cgroup that its verdict would
+ * depend on timing. With it, the bomb just spins and gets TLE.
  */
 static void deny_process_creation(void) {
     struct sock_filter filter[] = {

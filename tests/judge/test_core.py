@@ -20,7 +20,7 @@ def test_language_ids_are_the_documented_ones() -> None:
     assert [language.id for language in LANGUAGES] == ["c", "cpp", "cpp20", "python3", "java", "javascript"]
 
 
-def test_every_language_has_a_compile_step_and_self_test() -> None:
+def test_languages_have_compile_and_self_test() -> None:
     for language in LANGUAGES:
         assert language.compile, language.id
         assert language.self_test_source.strip(), language.id

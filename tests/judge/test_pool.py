@@ -17,7 +17,7 @@ from .conftest import TEST_SETTINGS, CaseFiles, judge
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="session")]
 
-# Prints 2n, but n=3 makes it fail in the way the second argument says.
+# Prints 2n, except for n=3, where it prints a wrong answer.
 DOUBLER = '#include <stdio.h>\nint main(void){long n;scanf("%ld",&n);if(n==3)printf("0\\n");else printf("%ld\\n",2*n);return 0;}\n'
 
 
