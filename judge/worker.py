@@ -63,7 +63,7 @@ class LanguageReport(msgspec.Struct, frozen=True):
 
 
 def worker_name() -> str:
-    """A name unique to this process, shown to organizers as the judging's worker."""
+    """Return a name unique to this process, shown to organizers as the judging's worker."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 

@@ -20,7 +20,7 @@ from db.migrate import ensure_schema_current
 from realtime.hub import Hub, create_channels_plugin
 from realtime.rankings import MemoryRankings, RedisRankings
 from server.accounts import Accounts
-from server.contests import run_clock
+from server.contests import advance_all, run_clock
 from server.deps import provide_session
 from server.errors import exception_handlers
 from server.live import LiveContext
@@ -61,7 +61,13 @@ def create_app(settings: Settings) -> Litestar:
         except BaseException:
             await engine.dispose()
             raise
-        clock = asyncio.create_task(run_clock(state.live), name="contest-clock")
+        # Contest transitions missed while no server ran happen before the first request is served.
+        try:
+            missed = await advance_all(state.live, publish=False)
+        except Exception:
+            logger.exception("contest catch-up at start-up failed; the contest clock retries every second")
+            missed = []
+        clock = asyncio.create_task(run_clock(state.live, missed), name="contest-clock")
         logger.info("server started (%s database)", "SQLite" if settings.embedded_database else "PostgreSQL")
         try:
             yield
@@ -160,7 +166,10 @@ async def start_judging(app: Litestar, settings: Settings, redis) -> JudgingRunt
 
     if settings.judge.embedded:
         service = JudgeService(state.live, queue, name=worker_name(), redis=redis)
-        worker = await service.start()
+        try:
+            worker = await service.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; or set CODEARENA_JUDGE_EMBEDDED=false to run the server without its judge") from None
         judging.service = service
         state.judge_service = service
         if redis is not None:

@@ -44,7 +44,7 @@ class Job(NamedTuple):
 class JobOutcome(enum.Enum):
     # Finished, or nothing left to do: remove the job from the queue.
     DONE = "done"
-    # Another live worker holds the judging: offer the job again later.
+    # Another live worker has the judging's lease: offer the job again later.
     BUSY = "busy"
 
 
@@ -57,7 +57,7 @@ class JudgeQueue(Protocol):
     async def enqueue_many(self, jobs: Iterable[Job]) -> None: ...
 
     async def waiting_jobs(self) -> set[Job] | None:
-        """Return the jobs the queue holds, or None when it cannot tell (then recovery requeues everything)."""
+        """Return the jobs in the queue, or None when it cannot tell (then recovery requeues everything)."""
         ...
 
     async def stats(self) -> dict[str, int]: ...
@@ -79,7 +79,7 @@ class EmbeddedQueue:
             self._queue.put_nowait(job)
 
     async def waiting_jobs(self) -> set[Job] | None:
-        # The queue lives in this process, so after a restart it holds nothing.
+        # The queue lives in this process, so after a restart it is empty.
         return None
 
     async def stats(self) -> dict[str, int]:
@@ -103,7 +103,7 @@ class EmbeddedQueue:
             try:
                 outcome = await handler(job)
             except Exception:
-                # The handler records failures itself; this is a bug in it. Startup recovery requeues the job.
+                # The handler records judge failures itself, so this is a bug in it. Startup recovery requeues the job.
                 logger.exception("judge job %s failed; it is judged again after the next restart", job)
                 continue
             finally:

@@ -67,7 +67,7 @@ async def solved_problems(session: AsyncSession, user_id: int, viewer: User | No
 
 
 async def leaderboard(session: AsyncSession, page: int, per_page: int) -> tuple[list[LeaderboardRow], int]:
-    """Users by problems solved, then score; equal (solved, score) pairs share a rank (1, 2, 2, 4)."""
+    """Rank users by problems solved, then score; equal (solved, score) pairs share a rank (1, 2, 2, 4)."""
     solved = (
         select(Submission.user_id, Submission.problem_id)
         .join(Problem, Problem.id == Submission.problem_id)

@@ -105,7 +105,7 @@ async def check_practice_entry(session: AsyncSession, problem: Problem) -> None:
 
 
 def live_summary(submission: Submission) -> dict[str, Any]:
-    """The verdict fields of a submission as live events carry them."""
+    """Return the verdict fields of a submission as live events carry them."""
     return {
         "submission_id": submission.id,
         "attempt": submission.attempt,

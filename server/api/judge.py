@@ -1,7 +1,7 @@
 """Routes for judge workers on other machines: GET /api/v1/judge/blobs/{sha256}.
 
 A worker authenticates with `Authorization: Bearer <judge.worker_token>`.
-With an empty token setting the route answers 404, as if it did not exist.
+With an empty token setting the route returns 404, as if it did not exist.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class LanguageInfo(msgspec.Struct):
     name: str
     version: str | None
     status: Status
-    # Why the language is disabled, broken or not checked yet.
+    # Reason the language is disabled, broken or not checked yet.
     reason: str | None
 
 

@@ -204,7 +204,7 @@ def readable_clause(viewer: User | None):
 
 
 async def submission_detail(session: AsyncSession, submission_id: int, viewer: User | None) -> SubmissionDetail:
-    """The submission as `viewer` may see it; 404 when the viewer may not see it at all."""
+    """Build the submission as `viewer` may see it; raise 404 when the viewer may not see it at all."""
     query = (
         select(Submission, User.username, Problem.slug)
         .join(User, User.id == Submission.user_id)

@@ -31,7 +31,7 @@ TIMEOUT_S = 60
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, docker_ready) -> Iterator[tuple[Api, str, dict]]:
-    """A server with a slow problem and the users admin, ann and bob; the fixtures dict also holds its log path."""
+    """A server with a slow problem and the users admin, ann and bob; the fixtures dict also contains its log path."""
     root = tmp_path_factory.mktemp("live")
     port = free_port()
     environment = base_environment(root / "data", judge_concurrency="2", limits_submissions_per_minute="100")

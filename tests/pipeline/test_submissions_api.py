@@ -303,13 +303,13 @@ async def test_listing_never_shows_code_to_non_staff(client, organizer, contesta
     await submit(client, contestant, problem["id"])
 
     own = await client.get("/api/v1/submissions", params={"user": contestant.username}, headers=contestant.headers)
-    asked = await client.get("/api/v1/submissions", params={"include_code": "true"}, headers=contestant.headers)
+    requested = await client.get("/api/v1/submissions", params={"include_code": "true"}, headers=contestant.headers)
     staff = await client.get("/api/v1/submissions", params={"include_code": "true"}, headers=organizer.headers)
 
     assert own.status_code == 200
     assert own.json()["total"] == 1
     assert "code" not in own.json()["items"][0]
-    assert asked.status_code == 403
+    assert requested.status_code == 403
     assert staff.json()["items"][0]["code"] == PROGRAMS["AC"]
 
 
