@@ -81,7 +81,7 @@ def target_state(contest: Contest, now: datetime) -> ContestState:
         return ContestState.ENDED
     if now < contest.start_time:
         return ContestState.SCHEDULED
-    if board_frozen(contest, now):
+    if contest.freeze_time is not None and contest.unfrozen_at is None and now >= contest.freeze_time:
         return ContestState.FROZEN
     return ContestState.RUNNING
 
@@ -349,8 +349,10 @@ async def open_for_practice(session: AsyncSession, contest_id: int) -> None:
     logger.info("contest %d ended: %d problems opened for practice", contest_id, result.rowcount)
 
 
-async def advance_contest(live: LiveContext, contest_id: int, now: datetime | None = None) -> Transition | None:
-    """Move one contest to the state its times call for, and publish the change."""
+async def advance_contest(
+    live: LiveContext, contest_id: int, now: datetime | None = None, publish: bool = True
+) -> tuple[Contest, Transition] | None:
+    """Move one contest to the state its times call for, and publish the change unless told not to."""
     now = now or utcnow()
     async with live.session_factory() as session:
         contest = await find_contest(session, contest_id)
@@ -366,26 +368,37 @@ async def advance_contest(live: LiveContext, contest_id: int, now: datetime | No
 
     transition = Transition(contest_id, previous, target, "clock")
     logger.info("contest %d: %s -> %s (clock)", contest_id, previous.value, target.value)
-    await publish_contest_change(live, contest, transition)
-    return transition
+    if publish:
+        await publish_contest_change(live, contest, transition)
+    return contest, transition
 
 
-async def advance_all(live: LiveContext, now: datetime | None = None) -> list[Transition]:
+async def advance_all(
+    live: LiveContext, now: datetime | None = None, publish: bool = True
+) -> list[tuple[Contest, Transition]]:
     now = now or utcnow()
     async with live.session_factory() as session:
         contest_ids = (await session.scalars(select(Contest.id).where(Contest.state.in_(CLOCKED_STATES)))).all()
-    transitions = []
+    changes = []
     for contest_id in contest_ids:
-        transition = await advance_contest(live, contest_id, now)
-        if transition is not None:
-            transitions.append(transition)
-    return transitions
+        change = await advance_contest(live, contest_id, now, publish)
+        if change is not None:
+            changes.append(change)
+    return changes
 
 
-async def run_clock(live: LiveContext, interval_s: float = CLOCK_INTERVAL_S) -> None:
-    """Apply due transitions now, then every `interval_s`; a transition missed while down happens at once."""
+async def run_clock(
+    live: LiveContext, unpublished: list[tuple[Contest, Transition]] = (), interval_s: float = CLOCK_INTERVAL_S
+) -> None:
+    """Publish `unpublished` changes, then apply due transitions every `interval_s`.
+
+    The server applies the transitions it missed while down before it serves requests, with
+    publishing off because the channels start later; they are published here.
+    """
     logger.info("contest clock started")
     try:
+        for contest, transition in unpublished:
+            await publish_contest_change(live, contest, transition)
         while True:
             try:
                 await advance_all(live)
