@@ -385,6 +385,11 @@ class TestDataReader:
                 child.max_score = accept_score
                 scores.append(accept_score)
         if group.name == "" and "ignore_sample" in flags:
+            # The samples still run, but are worth nothing.
+            for child in group.children:
+                if isinstance(child, _Group) and child.name == "sample":
+                    for item in [*_groups_below(child), *_tests_below(child)]:
+                        item.max_score = 0.0
             scores = [
                 score for child, score in zip(group.children, scores) if not (isinstance(child, _Group) and child.name == "sample")
             ]
@@ -400,7 +405,7 @@ class TestDataReader:
                 TestGroupSpec(
                     name=group.name,
                     is_sample=is_sample,
-                    points=sum(points),
+                    points=float(sum(points)),
                     settings=self._normalized_settings(group),
                     test_count=len(own_tests),
                     has_settings_file=group.own is not None,
