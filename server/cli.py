@@ -283,6 +283,15 @@ def _attach_optional_groups() -> None:
 _attach_optional_groups()
 
 
+def _attach_problems_group() -> None:
+    from server.problems_cli import problems
+
+    main.add_command(problems)
+
+
+_attach_problems_group()
+
+
 @main.group()
 def scoreboard() -> None:
     """Contest scoreboard commands."""

@@ -8,6 +8,7 @@ from server.api.contests import ContestsController
 from server.api.health import HealthController
 from server.api.judge import JudgeController
 from server.api.languages import LanguagesController
+from server.api.package_import import PackageImportController
 from server.api.problems import ProblemsController
 from server.api.stats import StatsController
 from server.api.submissions import ProblemRejudgeController, SubmissionsController
@@ -19,6 +20,7 @@ from server.web.pages import WEB_HANDLERS
 ROUTE_HANDLERS: list = [
     AuthController,
     UsersController,
+    PackageImportController,
     ProblemsController,
     HealthController,
     SubmissionsController,
