@@ -28,7 +28,8 @@ from sqlalchemy.orm import selectinload
 
 from db.blobs import BlobStore
 from db.models import Problem, TestCase
-from judge.packages import DEFAULT_TIME_LIMIT_MS, LEGACY, STATEMENT_NAME
+from judge.package_tests import validator_args
+from judge.packages import DEFAULT_TIME_LIMIT_MS, LEGACY, STATEMENT_NAME, PackageError, parse_default_validator_flags
 
 EXPORT_NAMESPACE = uuid.UUID("6f1c2f0e-8a7b-4c39-9d5e-2b8f0c7e4a11")
 # A file's content: ("blob", sha256) from the blob store or ("text", str).
@@ -53,6 +54,16 @@ def _validator_flags(flags: dict[str, Any]) -> str:
         if flags.get(key) is not None:
             words.extend([key, repr(float(flags[key]))])
     return " ".join(words)
+
+
+def _same_flags(original: Any, flags: dict[str, Any]) -> bool:
+    """Tell whether the package's own validator_flags still say what checker_flags say, so it can stay as written."""
+    if not isinstance(original, str):
+        return False
+    try:
+        return parse_default_validator_flags(validator_args(original, "validator_flags"), "validator_flags") == flags
+    except PackageError:
+        return False
 
 
 def _test_path(test: TestCase, used: set[str]) -> str:
@@ -124,7 +135,7 @@ def _problem_yaml(problem: Problem, meta: dict[str, Any], files: dict[str, FileS
         limits["time_limit"] = _seconds(problem.time_limit_ms)
     document["limits"] = limits
 
-    if problem.checker in ("default", "exact"):
+    if problem.checker in ("default", "exact") and not _same_flags(document.get("validator_flags"), problem.checker_flags or {}):
         flags = _validator_flags(problem.checker_flags or {})
         if flags:
             document["validator_flags"] = flags
