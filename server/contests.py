@@ -21,7 +21,18 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.models import Contest, ContestOrganizer, ContestProblem, ContestState, Participant, Problem, Role, User, utcnow
+from db.models import (
+    Contest,
+    ContestOrganizer,
+    ContestProblem,
+    ContestState,
+    Participant,
+    Problem,
+    Role,
+    Submission,
+    User,
+    utcnow,
+)
 from realtime.rankings import ICPC_MAX_LAST_ACCEPTED_S
 from server.errors import ConflictError
 from server.live import LiveContext, contest_channel
@@ -96,6 +107,20 @@ def board_frozen(contest: Contest, now: datetime) -> bool:
 def is_frozen_attempt(contest: Contest, submitted_at: datetime) -> bool:
     """Whether a submission's result stays hidden from the public view until the contest is unfrozen."""
     return contest.freeze_time is not None and contest.unfrozen_at is None and submitted_at >= contest.freeze_time
+
+
+def hidden_result_clause():
+    """SQL condition for submissions whose result the public may not see yet.
+
+    Those are contest submissions made at or after the freeze time while the contest is not
+    unfrozen, whatever the contest's state: an ended contest stays frozen until its unfreeze.
+    """
+    return exists().where(
+        Contest.id == Submission.contest_id,
+        Contest.freeze_time.is_not(None),
+        Contest.unfrozen_at.is_(None),
+        Submission.created_at >= Contest.freeze_time,
+    )
 
 
 def has_started(contest: Contest, now: datetime | None = None) -> bool:
