@@ -130,7 +130,7 @@ class RejudgeStarted(msgspec.Struct):
     count: int
 
 
-def _summary_fields(submission: Submission, username: str, problem_slug: str) -> dict[str, Any]:
+def summary_fields(submission: Submission, username: str, problem_slug: str) -> dict[str, Any]:
     return {
         "id": submission.id,
         "user_id": submission.user_id,
@@ -221,7 +221,7 @@ async def submission_detail(session: AsyncSession, submission_id: int, viewer: U
         raise NotFoundException(f"submission {submission_id} not found")
     submission, username, slug = row
 
-    detail = SubmissionDetail(**_summary_fields(submission, username, slug))
+    detail = SubmissionDetail(**summary_fields(submission, username, slug))
     detail.faster_than_percent = await faster_than_percent(session, submission)
     if viewer is None or (viewer.id != submission.user_id and not is_staff(viewer)):
         return detail
@@ -333,7 +333,7 @@ class SubmissionsController(Controller):
         rows = (await db_session.execute(query.order_by(Submission.id.desc()).offset((page - 1) * per_page).limit(per_page))).all()
         items = []
         for submission, username, slug in rows:
-            item = SubmissionSummary(**_summary_fields(submission, username, slug))
+            item = SubmissionSummary(**summary_fields(submission, username, slug))
             if include_code:
                 item.code = submission.code
             items.append(item)

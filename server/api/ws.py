@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from db.models import Problem, Submission, User
 from realtime.ws import POLICY_VIOLATION, parse_since, serve_channel
-from server.api.submissions import SubmissionSummary, _summary_fields, submission_detail
+from server.api.submissions import SubmissionSummary, summary_fields, submission_detail
 from server.deps import is_staff, user_from_token
 from server.live import submission_channel, user_channel
 
@@ -98,7 +98,7 @@ async def my_socket(socket: WebSocket, since: str | None = None) -> None:
                     .limit(ME_SNAPSHOT_SIZE)
                 )
             ).all()
-        return {"submissions": [SubmissionSummary(**_summary_fields(row[0], user.username, row[1])) for row in rows]}
+        return {"submissions": [SubmissionSummary(**summary_fields(row[0], user.username, row[1])) for row in rows]}
 
     await socket.accept(subprotocols=SUBPROTOCOL)
     await serve_channel(socket, state.hub, user_channel(user.id), snapshot, parse_since(since))
