@@ -119,7 +119,7 @@ _JAVASCRIPT_HARNESS = r'''
 
 
 class FunctionOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """How a function-style return value is compared with the expected one."""
+    """Options of the comparison between a function-style return value and the expected one."""
 
     # Compare every list as a multiset (order ignored), at every depth.
     unordered: bool = False

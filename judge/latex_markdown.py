@@ -239,7 +239,7 @@ def _text_command(name: str, arguments: list[str]) -> str:
     return _convert(arguments[-1]) if arguments else ""
 
 
-_COMMANDS_WITH_TWO = {"href": 2, "illustration": 3, "epigraph": 2, "setlength": 2, "newcommand": 2, "renewcommand": 2}
+_ARGUMENT_COUNTS = {"href": 2, "illustration": 3, "epigraph": 2, "setlength": 2, "newcommand": 2, "renewcommand": 2}
 
 
 def _convert(text: str) -> str:
@@ -312,8 +312,8 @@ def _convert(text: str) -> str:
         arguments: list[str] = []
         while index < len(text) and text[index] == "[":
             _, index = _read_group(text, index, "[", "]")
-        wanted = _COMMANDS_WITH_TWO.get(name, 1)
-        for _ in range(wanted):
+        argument_count = _ARGUMENT_COUNTS.get(name, 1)
+        for _ in range(argument_count):
             argument, after = _read_group(text, index)
             if argument is None:
                 break

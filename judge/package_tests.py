@@ -7,9 +7,9 @@ of their names, as the format requires.
 
 Points follow the two scoring models of the format:
 
-- legacy: a test case is worth `accept_score` (default 1) and a group
-  aggregates its children with the `grader_flags` mode (sum, min, max, avg);
-  `testdata.yaml` is inherited whole from the closest ancestor that has one.
+- legacy: a test case is worth `accept_score` (default 1), and a group
+  aggregates its children with the `grader_flags` mode (sum, min, max, avg).
+  A group without `testdata.yaml` uses the closest ancestor's file whole.
 - 2023-07-draft: `scoring: {score, aggregation}` in the group's settings file;
   `secret` is worth 100 by default and sums its children, subgroups default
   to pass-fail, and children without a score share what is left evenly.
@@ -46,12 +46,6 @@ KNOWN_GROUP_KEYS = LEGACY_SCORING_KEYS | {
     "static_validation",
     "args",
 }
-AGGREGATIONS = ("pass-fail", "sum", "min", "max", "avg")
-# Extensions of files that belong to one test case besides .in and .ans.
-TEST_CASE_EXTRAS = (
-    ".interaction", ".hint", ".desc", ".png", ".jpg", ".jpeg", ".svg", ".yaml", ".out",
-    ".in.statement", ".ans.statement", ".in.download", ".ans.download",
-)
 POINTS_DIGITS = 6
 
 

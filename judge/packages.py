@@ -136,7 +136,7 @@ class Statement(msgspec.Struct, frozen=True):
 
 
 class TimeLimitPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """How the time limit is set: given by the package, or derived from the accepted submissions' times."""
+    """Time limit rule: a limit given by the package, or one derived from the accepted submissions' times."""
 
     seconds: float | None
     # "problem.yaml", ".timelimit" (a DOMjudge file) or "pending" (derive it by timing the submissions).
@@ -269,8 +269,16 @@ def load_package(root: Path, short_name: str | None = None, options: LoadOptions
 
     files = _package_files(root, options)
     limits_raw = _limits(problem_yaml)
-    checker = "function" if function else "custom" if validation.custom else codearena.get("checker", "default")
-    problem_type = "interactive" if "interactive" in types else "function" if function else "scoring" if scoring else "pass-fail"
+    checker = codearena.get("checker", "default")
+    if validation.custom:
+        checker = "custom"
+    if function:
+        checker = "function"
+    problem_type = "scoring" if scoring else "pass-fail"
+    if function:
+        problem_type = "function"
+    if "interactive" in types:
+        problem_type = "interactive"
     return Package(
         root=str(root),
         short_name=short_name or root.name,
@@ -364,8 +372,8 @@ def _validation(problem_yaml: dict[str, Any], types: list[str], root: Path, lega
     interactive = "interactive" in words or "interactive" in types
     custom = words[0] == "custom" or interactive or (not legacy and has_validator)
     if custom and not has_validator:
-        what = "interactive problems need an interactor" if interactive else "validation is custom"
-        raise PackageError(f"output_validators/: missing, but {what}; add the validator program there")
+        reason = "interactive problems need an interactor" if interactive else "validation is custom"
+        raise PackageError(f"output_validators/: missing, but {reason}; add the validator program there")
     if "score" in words and "scoring" not in types:
         raise PackageError("problem.yaml: validation 'custom score' is only allowed for scoring problems")
     flags = validator_args(problem_yaml.get("validator_flags"), "problem.yaml: validator_flags")

@@ -57,7 +57,7 @@ def _validator_flags(flags: dict[str, Any]) -> str:
 
 
 def _same_flags(original: Any, flags: dict[str, Any]) -> bool:
-    """Tell whether the package's own validator_flags still say what checker_flags say, so it can stay as written."""
+    """Tell whether the package's own validator_flags still match checker_flags, so it can stay as written."""
     if not isinstance(original, str):
         return False
     try:
@@ -82,7 +82,10 @@ def _statement_files(problem: Problem, meta: dict[str, Any], files: dict[str, Fi
         return
     statement = meta.get("statement") or {}
     language = statement.get("language", "en")
-    folder = str(PurePosixPath(statement["path"]).parent) if statement.get("path") else ("problem_statement" if legacy else "statement")
+    if statement.get("path"):
+        folder = str(PurePosixPath(statement["path"]).parent)
+    else:
+        folder = "problem_statement" if legacy else "statement"
     for path in list(files):
         match = STATEMENT_NAME.match(PurePosixPath(path).name)
         if match and (match.group(1) or "en") == language and str(PurePosixPath(path).parent) in ("statement", "problem_statement", "."):

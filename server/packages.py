@@ -1,8 +1,8 @@
 """Problem packages in the database: import a Kattis package, export a problem back to one.
 
 Import is all-or-nothing. Files go to the content-addressed blob store first
-(harmless if the import then fails: a blob nobody references is only unused
-space), then one transaction writes the problem, its test groups and test
+(harmless if the import then fails, because an unreferenced blob is only
+unused space), then one transaction writes the problem, its test groups and test
 cases. Re-importing an existing slug is rejected with PackageConflict unless
 `replace` is set; a replace keeps the problem's id, replaces its test data and
 bumps its version, so the judge's test data cache (keyed by version) refreshes.

@@ -113,3 +113,49 @@ def export_command(slug: str, output: Path, as_zip: bool) -> None:
     except ExportError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"exported {slug} to {written}")
+
+
+@problems.command("verify")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Submissions judged at once (default: the number of CPUs).")
+def verify_command(path: Path, concurrency: int | None) -> None:
+    """Judge every submission of the package at PATH and compare with its expected verdict.
+
+    Exits with status 1 when any submission's verdict differs from its folder's.
+    """
+    from judge.packages import PackageError
+    from judge.pool import JudgePool
+    from server.package_verify import verify_package
+
+    settings = _settings()
+
+    def show(result) -> None:
+        label = {"ok": "OK  ", "mismatch": "FAIL", "skipped": "SKIP"}[result.status]
+        expected = "/".join(result.allowed) or "?"
+        line = f"{label} {result.path:<55} expected {expected:<14}"
+        if result.verdict is not None:
+            line += f" got {result.verdict:<4} {result.time_ms / 1000:6.2f} s"
+            if result.score is not None:
+                line += f"  score {result.score:g}"
+        if result.note:
+            line += f"  ({result.note})"
+        click.echo(line)
+
+    try:
+        report = asyncio.run(
+            verify_package(path, settings, lambda: JudgePool(concurrency=concurrency, warm_containers=1))
+        )
+    except PackageError as exc:
+        raise click.ClickException("invalid package: " + "\n  ".join(exc.messages)) from None
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    click.echo(f"{report.slug}: time limit {report.time_limit_ms} ms ({report.time_limit_source})")
+    for result in report.results:
+        show(result)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    counts = {status: sum(1 for result in report.results if result.status == status) for status in ("ok", "mismatch", "skipped")}
+    click.echo(f"{counts['ok']} as expected, {counts['mismatch']} mismatched, {counts['skipped']} skipped")
+    if report.mismatches:
+        raise SystemExit(1)

@@ -178,7 +178,8 @@ async def test_download_package(client, organizer, contestant, import_folder):
 def test_cli_import_and_export(tmp_path, database_url):
     from server.cli import main
 
-    environment = {"CODEARENA_DATA_DIR": str(tmp_path / "data"), "CODEARENA_DATABASE_URL": database_url}
+    # The suite's own variable is no setting: unset it, as a user's shell would not have it.
+    environment = {"CODEARENA_DATA_DIR": str(tmp_path / "data"), "CODEARENA_DATABASE_URL": database_url, "CODEARENA_TEST_DATABASE_URL": None}
     runner = CliRunner()
 
     imported = runner.invoke(main, ["problems", "import", str(DEMO_PROBLEMS / "rangesum")], env=environment)
@@ -203,7 +204,8 @@ def test_cli_import_and_export(tmp_path, database_url):
 def test_cli_import_invalid_package(tmp_path, database_url):
     from server.cli import main
 
-    environment = {"CODEARENA_DATA_DIR": str(tmp_path / "data"), "CODEARENA_DATABASE_URL": database_url}
+    # The suite's own variable is no setting: unset it, as a user's shell would not have it.
+    environment = {"CODEARENA_DATA_DIR": str(tmp_path / "data"), "CODEARENA_DATABASE_URL": database_url, "CODEARENA_TEST_DATABASE_URL": None}
     broken = write_package(tmp_path / "broken", {**LEGACY_PACKAGE, "problem.yaml": "type: puzzle\n"})
 
     result = CliRunner().invoke(main, ["problems", "import", str(broken)], env=environment)
