@@ -35,7 +35,7 @@ from judge.checkers import CheckerFlags
 from judge.events import Compiled, Compiling, Final, JudgeEvent, TestFinished
 from judge.job import JudgeJob
 from judge.job import TestCase as JobTestCase
-from judge.languages import LANGUAGES
+from judge.languages import LANGUAGES, Language
 from server.live import LiveContext
 from server.queue import Job, JobOutcome, JudgeQueue
 from server.submissions import live_summary, publish_event, reset_to_queued, run_hooks
@@ -49,6 +49,8 @@ LANGUAGE_REPORT_KEY = "codearena:judge:languages"
 # A worker re-sends its reports this often; servers ignore reports older than LANGUAGE_REPORT_TTL_S.
 LANGUAGE_REPORT_REFRESH_S = 60.0
 LANGUAGE_REPORT_TTL_S = 300.0
+# Delay before a language that failed its first self-test is checked again.
+SELF_TEST_RETRY_S = 2.0
 
 
 class LanguageReport(msgspec.Struct, frozen=True):
@@ -71,6 +73,11 @@ class TestDataUnavailableError(Exception):
     """A test file is neither on this machine nor downloadable from the server."""
 
     __test__ = False  # not a pytest test class
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        # True when the server was unreachable or failed (5xx): the job waits and is tried again.
+        self.transient = transient
 
 
 class TestData:
@@ -117,21 +124,24 @@ class TestData:
         descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".download-")
         digest = hashlib.sha256()
         try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=120.0)) as client:
-                async with client.stream("GET", url, headers={"Authorization": f"Bearer {self.token}"}) as response:
-                    if response.status_code != 200:
-                        raise TestDataUnavailableError(f"fetching test file {sha256} from {url} failed: HTTP {response.status_code}")
-                    with os.fdopen(descriptor, "wb") as stream:
+            with os.fdopen(descriptor, "wb") as stream:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=120.0)) as client:
+                    async with client.stream("GET", url, headers={"Authorization": f"Bearer {self.token}"}) as response:
+                        if response.status_code != 200:
+                            raise TestDataUnavailableError(
+                                f"fetching test file {sha256} from {url} failed: HTTP {response.status_code}",
+                                transient=response.status_code >= 500,
+                            )
                         async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
                             digest.update(chunk)
                             stream.write(chunk)
             if digest.hexdigest() != sha256:
-                raise TestDataUnavailableError(f"test file downloaded from {url} does not match its sha256")
+                raise TestDataUnavailableError(f"test file downloaded from {url} does not match its sha256", transient=True)
             os.chmod(temporary, 0o644)
             os.replace(temporary, target)
             logger.info("downloaded test file %s from %s", sha256, self.server_url)
         except httpx.HTTPError as exc:
-            raise TestDataUnavailableError(f"fetching test file {sha256} from {url} failed: {exc}") from exc
+            raise TestDataUnavailableError(f"fetching test file {sha256} from {url} failed: {exc}", transient=True) from exc
         finally:
             Path(temporary).unlink(missing_ok=True)
 
@@ -185,6 +195,9 @@ class JudgeWorker:
         renewal = asyncio.create_task(self._renew_lease(claim))
         try:
             final = await self._judge(claim)
+        except TestDataUnavailableError as exc:
+            await self._release(claim, str(exc))
+            return JobOutcome.BUSY
         finally:
             renewal.cancel()
             await asyncio.gather(renewal, return_exceptions=True)
@@ -285,6 +298,8 @@ class JudgeWorker:
         try:
             job = await self._build_job(claim)
         except (TestDataUnavailableError, ValueError, TypeError, OSError) as exc:
+            if isinstance(exc, TestDataUnavailableError) and exc.transient:
+                raise
             logger.error("submission %d attempt %d: cannot build the judge job: %s", claim.submission_id, claim.attempt, exc)
             return self._internal_error(claim, f"cannot build the judge job: {exc}")
 
@@ -305,6 +320,23 @@ class JudgeWorker:
         finally:
             await events.aclose()
         return self._internal_error(claim, "the judge stopped without a final verdict")
+
+    async def _release(self, claim: Claim, reason: str) -> None:
+        """Give the judging back to the queue unjudged, for a failure that is not the submission's."""
+        async with self.live.session_factory() as session:
+            judging = await self._held_judging(session, claim)
+            if judging is None:
+                return
+            judging.status = SubmissionStatus.QUEUED
+            judging.worker = None
+            judging.started_at = None
+            judging.lease_expires_at = None
+            await session.execute(delete(TestResult).where(TestResult.judging_id == judging.id))
+            submission = await session.get(Submission, claim.submission_id, with_for_update=True)
+            if submission is not None and submission.attempt == claim.attempt and submission.status == SubmissionStatus.JUDGING:
+                submission.status = SubmissionStatus.QUEUED
+            await session.commit()
+        logger.warning("submission %d attempt %d put back in the queue: %s", claim.submission_id, claim.attempt, reason)
 
     def _internal_error(self, claim: Claim, reason: str) -> Final:
         return Final(
@@ -508,26 +540,42 @@ class JudgeService:
         return self.worker
 
     async def _run_self_tests(self) -> None:
+        """Check every language, then keep re-checking broken ones and re-sending the reports to Redis."""
+        await self._check_languages(self.languages)
+        if self._broken():
+            # A sandbox can fail once at start-up, for example while Docker is busy.
+            await asyncio.sleep(SELF_TEST_RETRY_S)
+            await self._check_languages(self._broken())
+        while True:
+            if self.redis is not None:
+                await self._send_reports()
+            await asyncio.sleep(LANGUAGE_REPORT_REFRESH_S)
+            if self._broken():
+                await self._check_languages(self._broken())
+
+    def _broken(self) -> list[Language]:
+        reports = self.language_reports or {}
+        return [language for language in self.languages if language.id in reports and reports[language.id].status == "broken"]
+
+    async def _check_languages(self, languages: list[Language]) -> None:
         from judge.selftest import check_languages
 
         try:
-            statuses = await check_languages(self.pool.docker, pool=self.pool, languages=self.languages)
+            statuses = await check_languages(self.pool.docker, pool=self.pool, languages=languages)
         except Exception:
             logger.exception("language self-tests failed to run")
             return
         now = utcnow()
-        self.language_reports = {
-            status.id: LanguageReport(status.id, status.version, status.status, status.reason, self.name, now)
-            for status in statuses
-        }
+        reports = dict(self.language_reports or {})
+        for status in statuses:
+            reports[status.id] = LanguageReport(status.id, status.version, status.status, status.reason, self.name, now)
+        self.language_reports = reports
         broken = sorted(status.id for status in statuses if status.status == "broken")
         logger.info("language self-tests done: %d ok, broken: %s", len(statuses) - len(broken), ", ".join(broken) or "none")
-        while self.redis is not None:
-            await self._send_reports()
-            await asyncio.sleep(LANGUAGE_REPORT_REFRESH_S)
 
     async def _send_reports(self) -> None:
-        assert self.language_reports is not None
+        if not self.language_reports:
+            return
         now = utcnow()
         mapping = {
             f"{self.name}|{report.id}": msgspec.json.encode(msgspec.structs.replace(report, reported_at=now))

@@ -94,6 +94,20 @@ def expected_leaderboard(rows, difficulty: dict[int, str], usernames: dict[int, 
     return board
 
 
+def wait_workers_ready(api: Api, workers: list[Process], timeout: float = 60.0) -> None:
+    """Wait until both workers run their pools and the server lists python3 as ok."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for worker in workers:
+            assert worker.alive(), worker.log()[-3000:]
+        started = all(" started: " in worker.log() for worker in workers)
+        languages = {item["id"]: item["status"] for item in api.client.get("/api/v1/languages").json()}
+        if started and languages.get("python3") == "ok":
+            return
+        time.sleep(0.2)
+    raise AssertionError("judge workers not ready:\n" + "\n".join(worker.log()[-2000:] for worker in workers))
+
+
 async def judging_held_by(engine, pid: int) -> int | None:
     async with engine.connect() as connection:
         return await connection.scalar(
@@ -126,6 +140,7 @@ async def test_redis_stream_survives_killed_worker(tmp_path, postgres_url, redis
 
     api = Api(server_url)
     admin = api.login("admin", "admin password")
+    wait_workers_ready(api, workers)
     problems = {
         "easy": api.create_problem(admin, sum_problem(difficulty="EASY")),
         "hard": api.create_problem(admin, sum_problem(difficulty="HARD")),

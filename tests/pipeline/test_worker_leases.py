@@ -23,7 +23,7 @@ from server.live import LiveContext, submission_channel
 from server.problems import NewTest, store_tests
 from server.queue import EmbeddedQueue, Job, JobOutcome
 from server.submissions import create_submission
-from tests.pipeline.conftest import PROGRAMS
+from tests.pipeline.conftest import PROGRAMS, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -166,3 +166,23 @@ async def test_missing_judging_dropped(live, pool):
     worker = make_worker(live, pool, "w")
 
     assert await worker.handle(Job(424242, 1)) is JobOutcome.DONE
+
+
+async def test_unreachable_server_releases_job(live, pool):
+    submission_id = await queued_submission(live)
+    closed_port = free_port()
+    # A worker on another machine: no local blob store, and the server it fetches from is down.
+    data_dir = Path(live.settings.data_dir)
+    test_data = TestData(BlobStore(data_dir / "elsewhere"), data_dir / "cache", f"http://127.0.0.1:{closed_port}", "token")
+    worker = JudgeWorker(live, pool, EmbeddedQueue(), test_data, name="remote", lease_s=30)
+
+    outcome = await worker.handle(Job(submission_id, 1))
+    judging, results, submission = await stored(live, submission_id)
+
+    assert outcome is JobOutcome.BUSY
+    assert judging.status == SubmissionStatus.QUEUED
+    assert judging.worker is None
+    assert judging.verdict is None
+    assert results == []
+    assert submission.status == SubmissionStatus.QUEUED
+    assert submission.attempt == 1
