@@ -114,6 +114,8 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[lifespan],
         state=State(state),
         request_max_body_size=settings.limits.max_upload_bytes,
+        # The process configures logging once (codearena's CLI); Litestar would add its own format.
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="CodeArena",
             version="0.1.0",

@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per HTTP request or migration plugin is noise at INFO; their warnings still show.
+    for noisy in ("httpx", "httpcore", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def settings_or_exit(overrides: dict | None = None) -> Settings:
@@ -66,6 +69,24 @@ def run_server(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from None
     if not server.started:
         raise click.ClickException("the server failed to start; the log above names the cause")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: server.host from the settings).")
+@click.option("--port", type=int, default=None, help="TCP port to listen on (default: server.port from the settings).")
+@click.option("--bots", type=click.IntRange(1, 8), default=6, show_default=True, help="Number of bot contestants.")
+@click.option("--minutes", type=click.FloatRange(0.1, 120), default=4.0, show_default=True,
+              help="Minutes over which the bots spread their submissions.")
+def demo(host: str | None, port: int | None, bots: int, minutes: float) -> None:
+    """Serve a running demo contest whose bot contestants submit through the real judge."""
+    from server.demo import run_demo
+
+    overrides = {"server": {key: value for key, value in (("host", host), ("port", port)) if value is not None}}
+    settings = settings_or_exit(overrides)
+    try:
+        asyncio.run(run_demo(settings, bots, minutes))
+    except KeyboardInterrupt:
+        pass
 
 
 @main.group()
