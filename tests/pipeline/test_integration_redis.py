@@ -15,6 +15,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from db.engine import create_engine
+from db.models import utcnow
 from server.stats import DIFFICULTY_POINTS
 from tests.pipeline.conftest import (
     CODEARENA,
@@ -108,12 +110,17 @@ def wait_workers_ready(api: Api, workers: list[Process], timeout: float = 60.0) 
     raise AssertionError("judge workers not ready:\n" + "\n".join(worker.log()[-2000:] for worker in workers))
 
 
-async def judging_held_by(engine, pid: int) -> int | None:
+async def slow_judging_held_by(engine, pid: int, slow_ids: set[int]) -> int | None:
+    """Return a submission the worker `pid` started judging in the last 300 ms, among the slow ones."""
     async with engine.connect() as connection:
-        return await connection.scalar(
-            text("SELECT submission_id FROM judgings WHERE status = 'JUDGING' AND worker LIKE :pattern LIMIT 1"),
-            {"pattern": f"%:{pid}:%"},
-        )
+        rows = (
+            await connection.execute(
+                text("SELECT submission_id, started_at FROM judgings WHERE status = 'JUDGING' AND worker LIKE :pattern"),
+                {"pattern": f"%:{pid}:%"},
+            )
+        ).all()
+    recent = utcnow() - timedelta(milliseconds=300)
+    return next((submission_id for submission_id, started_at in rows if submission_id in slow_ids and started_at > recent), None)
 
 
 async def test_redis_stream_survives_killed_worker(tmp_path, postgres_url, redis_url, processes, docker_ready):
@@ -152,14 +159,16 @@ async def test_redis_stream_survives_killed_worker(tmp_path, postgres_url, redis
 
     engine = create_engine(postgres_url)
     try:
+        # A TLE judging runs about a second, so a kill right after it starts lands mid-judging.
+        slow_ids = {submission_id for submission_id, (_, _, kind) in zip(ids, submissions) if kind == "TLE"}
         doomed = workers[0]
         held = None
         deadline = time.monotonic() + 60
         while held is None and time.monotonic() < deadline:
             assert doomed.alive(), doomed.log()[-3000:]
-            held = await judging_held_by(engine, doomed.pid)
-            await asyncio.sleep(0.05)
-        assert held is not None, "the first worker never started judging"
+            held = await slow_judging_held_by(engine, doomed.pid, slow_ids)
+            await asyncio.sleep(0.02)
+        assert held is not None, "the first worker never started a TLE judging"
         doomed.popen.send_signal(signal.SIGKILL)
         doomed.popen.wait(timeout=10)
 
