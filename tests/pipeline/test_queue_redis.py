@@ -80,7 +80,7 @@ async def test_dead_consumer_job_claimed(queue):
     await doomed.start()
     await queue.enqueue(Job(7, 1))
     await asyncio.wait_for(started.wait(), 5)
-    # Cancelling its tasks leaves the entry pending with nobody renewing it, as after SIGKILL.
+    # Cancelling its tasks leaves the entry pending with no consumer renewing it, as after SIGKILL.
     await doomed.stop()
     assert await stream_state(queue) == (1, 1)
 
