@@ -290,6 +290,8 @@ class JudgeWorker:
                 )
             )
         fields = dict(claim.job_fields)
+        # TODO: problems with checker custom or function and interactive problems end in IE: the job gets no
+        # output validator, function options or interactor from Problem.package_meta yet.
         fields["checker_flags"] = CheckerFlags(**fields["checker_flags"])
         return JudgeJob(submission_id=claim.submission_id, attempt=claim.attempt, tests=tuple(tests), **fields)
 
