@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import RefreshToken, Role, Submission, User, Verdict, utcnow
+from db.models import RefreshToken, Role, Submission, User, utcnow
 from server.errors import ConflictError
 from server.security import AccessTokens, Passwords, hash_refresh_token, new_refresh_token
 
@@ -122,12 +122,14 @@ class Accounts:
 
 
 async def solved_counts(session: AsyncSession, user_ids: list[int]) -> dict[int, int]:
-    """Count distinct problems each user has an accepted submission for."""
+    """Count distinct problems each user has solved, leaving out contests still running (their boards may be frozen)."""
+    from server.stats import counted_accepted
+
     if not user_ids:
         return {}
     rows = await session.execute(
         select(Submission.user_id, func.count(func.distinct(Submission.problem_id)))
-        .where(Submission.user_id.in_(user_ids), Submission.verdict == Verdict.AC)
+        .where(Submission.user_id.in_(user_ids), counted_accepted())
         .group_by(Submission.user_id)
     )
     return {user_id: count for user_id, count in rows.all()}
