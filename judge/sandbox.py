@@ -4,9 +4,10 @@ How the source and the test data get in: the runner is the container's
 command and reads framed requests from its attached stdin (see
 judge/runner/runner.c). That works with a read-only root file system and
 needs no bind mount of host paths, so warm containers can start before the
-job is known. The answer files stay on the host, because the runner sends
-each test's output back and the host runs the checker. Only one test's input
-is in the container at a time.
+job is known. The answer files never enter the contestant's container: the
+runner sends each test's output back and the host runs the checker, or
+hands the output to a second container that runs only the output validator.
+Only one test's input is in a container at a time.
 """
 
 from __future__ import annotations
@@ -54,6 +55,24 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
     box_size_mb: int = 256  # source and compiled program
     data_size_mb: int = 1024  # one test's input and output
     compile_log_bytes: int = 64 * 1024
+    # Output validators and interactors, per test. Exceeding these is the
+    # problem's fault, so the verdict is IE.
+    validator_time_ms: int = 10_000  # CPU time
+    validator_wall_ms: int = 20_000
+    validator_memory_mb: int = 1024
+    # Largest file a validator may write (judgemessage.txt and the like).
+    validator_file_bytes: int = 8 * MIB
+    # Bytes kept of a validator's stdout and stderr, and of judgemessage.txt.
+    validator_log_bytes: int = 4096
+    # Interactive problems. Once the interactor exits, the submission gets
+    # its stdin closed and this long to exit before it is killed.
+    submission_grace_ms: int = 500
+    # Once the submission exits, the interactor gets this long to give its verdict.
+    interactor_grace_ms: int = 2000
+    # Added to an interactive submission's wall time limit: each exchange
+    # with the interactor crosses the host, about 0.4 ms per round trip
+    # measured with judge/interactive.py, so 5 s covers some 10 000 of them.
+    interactive_extra_wall_ms: int = 5000
 
 
 class RunnerReply(msgspec.Struct, frozen=True):
@@ -69,8 +88,27 @@ class RunnerReply(msgspec.Struct, frozen=True):
     output_exceeded: bool = False
     # Why the runner could not start the command; empty when it did.
     setup_error: str = ""
+    # Streamed runs: the host asked for the kill (the other side had ended).
+    stopped: bool = False
+    # Sizes of the pieces of the payload: validators send log, judgemessage.txt, score.txt.
+    parts: tuple[int, ...] = ()
+    # Streamed runs: CLOCK_MONOTONIC milliseconds when the child exited, the
+    # same clock in every container of the host.
+    ended_at: float = 0.0
     length: int = 0
     message: str = ""
+
+
+class ValidatorReply(msgspec.Struct, frozen=True):
+    """Exit status of an output validator or interactor, with its feedback files."""
+
+    reply: RunnerReply
+    # stdout and stderr (batch) or stderr (interactor), cut at validator_log_bytes.
+    log: bytes
+    judge_message: bytes
+    # The feedback file was longer than validator_log_bytes.
+    judge_message_cut: bool
+    score: bytes
 
 
 _reply_decoder = msgspec.json.Decoder(RunnerReply)
@@ -196,6 +234,64 @@ class Sandbox:
     async def write_source(self, name: str, text: str) -> None:
         await self._send(b"S", name.encode() + b"\0" + text.encode())
 
+    async def write_file(self, name: str, data: bytes, *, executable: bool = False) -> None:
+        """Write a file into /box, such as a validator compiled earlier."""
+        await self._send(b"X" if executable else b"S", name.encode() + b"\0" + data)
+
+    async def read_file(self, name: str) -> bytes:
+        """Return a file of /box, such as a validator just compiled there."""
+        await self._send(b"G", name.encode())
+        reply, data = await self._receive("file", 0)
+        if reply.exit_code != 0:
+            raise SandboxError(f"cannot read /box/{name} in container {self.id}: {reply.message}")
+        return data
+
+    async def write_data(self, name: str, data: bytes) -> None:
+        """Write a file into /judge for a validator. Send this to validator containers only."""
+        await self._send(b"D", name.encode() + b"\0" + data)
+
+    async def validate(self, *, uid: int, argv: list[str], cpu_ms: int, wall_ms: int) -> ValidatorReply:
+        """Run an output validator on the data files input, answer and team_output."""
+        await self._send(b"V", self._validator_payload(uid=uid, argv=argv, cpu_ms=cpu_ms, wall_ms=wall_ms))
+        reply, payload = await self._receive("validated", wall_ms)
+        return split_validator_reply(reply, payload)
+
+    async def start_program_stream(self) -> None:
+        """Start the program set by configure_run() with stdin and stdout streamed (interactive)."""
+        await self._send(b"N", b"")
+
+    async def start_validator_stream(self, *, uid: int, argv: list[str], cpu_ms: int, wall_ms: int) -> None:
+        """Start an interactor with stdin and stdout streamed; split_validator_reply() splits its final reply."""
+        await self._send(b"W", self._validator_payload(uid=uid, argv=argv, cpu_ms=cpu_ms, wall_ms=wall_ms))
+
+    async def send_input(self, data: bytes) -> None:
+        """Feed the streamed child's stdin; empty data closes it."""
+        await self._send(b"P", data)
+
+    async def stop(self) -> None:
+        """Kill the streamed child; its final reply then has `stopped` set."""
+        await self._send(b"K", b"")
+
+    async def read_stream(self, wall_ms: int) -> bytes | tuple[RunnerReply, bytes]:
+        """Next message of a streamed run: output bytes (b"" at end of output), or the final reply and payload."""
+        reply, payload = await self._receive(("data", "streamed"), wall_ms)
+        if reply.type == "data":
+            return payload
+        return reply, payload
+
+    def _validator_payload(self, *, uid: int, argv: list[str], cpu_ms: int, wall_ms: int) -> bytes:
+        return _limits_payload(
+            uid=uid,
+            cpu_ms=cpu_ms,
+            wall_ms=wall_ms,
+            fsize=self.settings.validator_file_bytes,
+            nproc=self.settings.nproc,
+            nofile=self.settings.nofile,
+            stack=0,
+            log_cap=self.settings.validator_log_bytes,
+            argv=argv,
+        )
+
     async def compile(self, *, uid: int, argv: list[str]) -> tuple[RunnerReply, bytes]:
         settings = self.settings
         payload = _limits_payload(
@@ -257,15 +353,16 @@ class Sandbox:
         except (OSError, RuntimeError, AssertionError, aiohttp.ClientError, aiodocker.DockerError) as error:
             raise SandboxError(f"cannot write to container {self.id}: {error}") from error
 
-    async def _receive(self, expected: str, wall_ms: int) -> tuple[RunnerReply, bytes]:
+    async def _receive(self, expected: str | tuple[str, ...], wall_ms: int) -> tuple[RunnerReply, bytes]:
         timeout = wall_ms / 1000 + REPLY_GRACE_SECONDS
+        expected_types = (expected,) if isinstance(expected, str) else expected
         try:
             async with asyncio.timeout(timeout):
                 line = await self._read_line()
                 reply = _reply_decoder.decode(line)
                 if reply.type == "error":
                     raise SandboxError(f"runner in container {self.id} failed: {reply.message}")
-                if reply.type != expected:
+                if reply.type not in expected_types:
                     raise SandboxError(f"runner in container {self.id} sent {reply.type!r}, expected {expected!r}")
                 payload = await self._read_exactly(reply.length)
         except TimeoutError:
@@ -309,6 +406,21 @@ class Sandbox:
             return f"cannot inspect it: {error}"
         state = info.get("State", {})
         return f"status {state.get('Status')}, exit code {state.get('ExitCode')}, OOM killed {state.get('OOMKilled')}"
+
+
+def split_validator_reply(reply: RunnerReply, payload: bytes) -> ValidatorReply:
+    """Split a validator's payload into its log, judgemessage.txt and score.txt."""
+    if len(reply.parts) != 3 or sum(reply.parts) != len(payload):
+        raise SandboxError(f"runner sent validator parts {reply.parts} for a payload of {len(payload)} bytes")
+    log_end = reply.parts[0]
+    message_end = log_end + reply.parts[1]
+    return ValidatorReply(
+        reply=reply,
+        log=payload[:log_end],
+        judge_message=payload[log_end:message_end],
+        judge_message_cut=reply.output_exceeded,
+        score=payload[message_end:],
+    )
 
 
 async def _delete_quietly(container) -> None:

@@ -7,28 +7,45 @@
  * big-endian payload length and the payload:
  *
  *   'S' name NUL content         write the source file into /box
+ *   'X' name NUL content         write an executable file into /box
+ *   'G' name                     send back a file of /box (a compiled validator)
  *   'C' fields NUL... argv...    run a compiler (or any build step) in /box
  *   'R' fields NUL... argv...    set the run command and limits for tests
  *   'I' input bytes              run one test on this input
+ *   'N'                          run the program with stdin and stdout streamed
+ *                                through the host (interactive problems)
+ *   'D' name NUL content         write a data file for a validator into /judge
+ *   'V' fields NUL... argv...    run an output validator on /judge/team_output
+ *   'W' fields NUL... argv...    run an interactor, streamed like 'N'
+ *   'P' bytes                    during 'N' or 'W': bytes for the child's stdin;
+ *                                an empty 'P' closes that stdin
+ *   'K'                          during 'N' or 'W': kill the child (the other
+ *                                side of the interaction ended)
  *   'Q'                          exit
  *
  * The runner keeps root (with only CAP_SETUID and CAP_SETGID) and runs
  * everything it starts as the unprivileged uid the host sends. Inputs and
  * outputs stay in /judge, a root-only 0700 tmpfs, and reach the program only
- * as open file descriptors. Expected answers never enter the container: the
- * host checks the output.
+ * as open file descriptors. Expected answers never enter a contestant's
+ * container: the host checks the output, or sends it with 'D' frames to a
+ * separate container that runs only the output validator. 'D', 'V' and 'W'
+ * open /judge to the validator's uid, so the host sends them to validator
+ * containers only.
  *
  * Built as a static binary so every judge image can carry the same file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <poll.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,8 +64,15 @@
 
 #define BOX_DIR "/box"
 #define TMP_DIR "/tmp"
+#define JUDGE_DIR "/judge"
 #define INPUT_PATH "/judge/input"
 #define OUTPUT_PATH "/judge/output"
+#define TEAM_OUTPUT_PATH "/judge/team_output"
+#define FEEDBACK_DIR "/judge/feedback"
+#define SCORE_CAP 256
+#define MAX_BOX_FILE (256L << 20)
+/* Bytes for a streamed child's stdin the runner buffers before it stops reading frames. */
+#define PENDING_MAX (4L << 20)
 #define OOM_CONTROL "/sys/fs/cgroup/memory/memory.oom_control"
 #define MAX_FIELDS 64
 #define CHUNK 65536
@@ -74,6 +98,9 @@ static void on_alarm(int sig) {
     if (sig == SIGALRM) alarm_fired = 1;
     else cpu_fired = 1;
 }
+
+/* Only wakes ppoll() up: a streamed run then looks for its child with WNOHANG. */
+static void on_child(int sig) { (void)sig; }
 
 static void die(const char *fmt, ...) {
     char msg[512];
@@ -406,21 +433,102 @@ static long cpu_ms_of(const struct rusage *ru) {
            (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000L;
 }
 
+/*
+ * CLOCK_MONOTONIC time at which the last streamed child was seen to exit.
+ * Docker gives containers no time namespace, so the host can compare it
+ * across containers to tell which side of an interaction ended first.
+ */
+static double stream_ended_at;
+
+/*
+ * One JSON status line. `parts` splits the payload that follows into pieces
+ * (validators: log, judgemessage.txt, score.txt); `stopped` says the host
+ * asked for the kill.
+ */
 static void reply_status(const char *type, int status, const struct rusage *ru, double wall,
                          int timed_out, long oom, long payload_len, int extra_flag,
-                         const char *setup_error) {
-    char line[768];
+                         const char *setup_error, int stopped, const long *parts, int nparts) {
+    char line[1024];
+    char list[160] = "";
+    int used = 0;
+    for (int i = 0; i < nparts; i++)
+        used += snprintf(list + used, sizeof list - (size_t)used, "%s%ld", i ? "," : "", parts[i]);
     int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int n = snprintf(line, sizeof line,
                      "{\"type\":\"%s\",\"exit_code\":%d,\"signal\":%d,\"cpu_ms\":%ld,"
                      "\"wall_ms\":%.3f,\"memory_kb\":%ld,\"wall_timeout\":%s,"
                      "\"oom_killed\":%s,\"output_exceeded\":%s,\"setup_error\":\"%s\","
-                     "\"length\":%ld}\n",
+                     "\"stopped\":%s,\"parts\":[%s],\"ended_at\":%.3f,\"length\":%ld}\n",
                      type, exit_code, sig, cpu_ms_of(ru), wall, ru->ru_maxrss,
                      timed_out ? "true" : "false", oom > 0 ? "true" : "false",
-                     extra_flag ? "true" : "false", setup_error, payload_len);
+                     extra_flag ? "true" : "false", setup_error, stopped ? "true" : "false",
+                     list, stream_ended_at, payload_len);
     write_all(1, line, (size_t)n);
+}
+
+/* What a command run with run_captured() did. */
+struct captured {
+    int status;
+    struct rusage ru;
+    double wall;
+    int timed_out;
+    long oom;
+    char setup_error[160];
+    char *log;
+    long kept;
+    int truncated;
+};
+
+/*
+ * Run lim's argv with stdin from in_fd; its stdout and stderr are kept up
+ * to log_cap bytes and the rest is read and dropped, so a command that
+ * prints without end costs no memory and still ends by its limits.
+ */
+static void run_captured(const struct limits *lim, int in_fd, struct captured *out) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) die("pipe");
+    memset(out, 0, sizeof *out);
+
+    long oom_before = oom_kills();
+    double start = now_ms_precise();
+    start_wall_timer(lim->wall_ms);
+    int report_fd;
+    pid_t pid = spawn(lim, in_fd, pipefd[1], pipefd[1], 0, &report_fd);
+    close(pipefd[1]);
+    read_setup_error(report_fd, out->setup_error, sizeof out->setup_error);
+    timer_t cpu_timer;
+    int have_cpu_timer = arm_cpu_timer(pid, lim->cpu_ms, &cpu_timer);
+
+    out->log = malloc((size_t)lim->log_cap + 1);
+    if (!out->log) die("malloc log");
+    int killed = 0;
+    char chunk[CHUNK];
+    for (;;) {
+        ssize_t n = read(pipefd[0], chunk, sizeof chunk);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno != EINTR) break;
+            killed = kill_on_timer(lim->uid, killed, &out->timed_out);
+            continue;
+        }
+        long room = lim->log_cap - out->kept;
+        long take = n < room ? n : room;
+        if (take < n) out->truncated = 1;
+        memcpy(out->log + out->kept, chunk, (size_t)take);
+        out->kept += take;
+    }
+    close(pipefd[0]);
+
+    if (wait_child(pid, lim->uid, &killed, &out->status, &out->ru, &out->timed_out) < 0)
+        die("wait command");
+    stop_wall_timer();
+    if (have_cpu_timer) timer_delete(cpu_timer);
+    out->wall = now_ms_precise() - start;
+    kill_uid(lim->uid);
+    reap_orphans();
+    long oom_after = oom_kills();
+    out->oom = oom_before >= 0 ? oom_after - oom_before : 0;
 }
 
 /* Run a build step; its stdout and stderr go to the host, cut at log_cap. */
@@ -428,60 +536,436 @@ static void do_compile(char *payload, uint32_t len) {
     struct limits lim;
     parse_limits(payload, len, &lim);
 
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0) die("pipe");
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) die("open /dev/null");
     if (chmod(BOX_DIR, 01777) < 0 || chmod(TMP_DIR, 01777) < 0) die("chmod box");
-
-    long oom_before = oom_kills();
-    double start = now_ms_precise();
-    start_wall_timer(lim.wall_ms);
-    int report_fd;
-    pid_t pid = spawn(&lim, null_fd, pipefd[1], pipefd[1], 0, &report_fd);
-    close(pipefd[1]);
+    struct captured run;
+    run_captured(&lim, null_fd, &run);
     close(null_fd);
-    char setup_error[160];
-    read_setup_error(report_fd, setup_error, sizeof setup_error);
-    timer_t cpu_timer;
-    int have_cpu_timer = arm_cpu_timer(pid, lim.cpu_ms, &cpu_timer);
-
-    char *log = malloc((size_t)lim.log_cap + 1);
-    long kept = 0;
-    int timed_out = 0, truncated = 0, killed = 0;
-    char chunk[CHUNK];
-    for (;;) {
-        ssize_t n = read(pipefd[0], chunk, sizeof chunk);
-        if (n == 0) break;
-        if (n < 0) {
-            if (errno != EINTR) break;
-            killed = kill_on_timer(lim.uid, killed, &timed_out);
-            continue;
-        }
-        long room = lim.log_cap - kept;
-        long take = n < room ? n : room;
-        if (take < n) truncated = 1;
-        memcpy(log + kept, chunk, (size_t)take);
-        kept += take;
-    }
-    close(pipefd[0]);
-
-    int status = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    if (wait_child(pid, lim.uid, &killed, &status, &ru, &timed_out) < 0) die("wait compiler");
-    stop_wall_timer();
-    if (have_cpu_timer) timer_delete(cpu_timer);
-    double wall = now_ms_precise() - start;
-    kill_uid(lim.uid);
-    reap_orphans();
-    long oom_after = oom_kills();
 
     /* Tests get no writable directory: nothing carries over from one test to the next. */
     if (chmod(BOX_DIR, 0755) < 0 || chmod(TMP_DIR, 0755) < 0) die("chmod box");
-    reply_status("compiled", status, &ru, wall, timed_out,
-                 oom_before >= 0 ? oom_after - oom_before : 0, kept, truncated, setup_error);
+    reply_status("compiled", run.status, &run.ru, run.wall, run.timed_out, run.oom, run.kept,
+                 run.truncated, run.setup_error, 0, NULL, 0);
+    write_all(1, run.log, (size_t)run.kept);
+    free(run.log);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static long feedback_dirs;
+
+/*
+ * Give the validator an empty feedback directory, and let its uid reach the
+ * data files in /judge by name (0711: it may open them, not list them).
+ * The runner has no CAP_CHOWN or CAP_DAC_OVERRIDE, so the directory is
+ * world-writable (nothing but the validator runs in this container) and
+ * the runner touches the validator's files under its fsuid.
+ */
+static void prepare_feedback_dir(long uid) {
+    if (chmod(JUDGE_DIR, 0711) < 0) die("chmod %s", JUDGE_DIR);
+    char old[64];
+    snprintf(old, sizeof old, "%s/.old-%ld", JUDGE_DIR, feedback_dirs++);
+    if (rename(FEEDBACK_DIR, old) == 0) {
+        setfsuid((uid_t)uid);
+        setfsgid((gid_t)uid);
+        nftw(old, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        setfsuid(0);
+        setfsgid(0);
+        rmdir(old);
+    }
+    if (mkdir(FEEDBACK_DIR, 0777) < 0 || chmod(FEEDBACK_DIR, 0777) < 0) die("mkdir %s", FEEDBACK_DIR);
+}
+
+/*
+ * Read up to cap bytes of FEEDBACK_DIR/name into buf; 0 when it is missing
+ * or not a regular file. The validator owns that directory, so links and
+ * FIFOs it leaves there are never followed or opened for blocking reads.
+ */
+static long read_feedback(const char *name, long uid, char *buf, long cap, int *truncated) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", FEEDBACK_DIR, name);
+    setfsuid((uid_t)uid);
+    setfsgid((gid_t)uid);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    setfsuid(0);
+    setfsgid(0);
+    if (fd < 0) return 0;
+    struct stat st;
+    long got = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        while (got < cap) {
+            ssize_t n = read(fd, buf + got, (size_t)(cap - got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += n;
+        }
+        if (st.st_size > got) *truncated = 1;
+    }
+    close(fd);
+    return got;
+}
+
+/* Reply for a finished validator: the payload is its log, judgemessage.txt and score.txt. */
+static void reply_validator(const char *type, int status, const struct rusage *ru, double wall,
+                            int timed_out, long oom, const char *setup_error, int stopped,
+                            const char *log, long kept, long message_cap, long uid) {
+    char *message = malloc((size_t)message_cap + 1);
+    char score[SCORE_CAP];
+    if (!message) die("malloc message");
+    int truncated = 0, score_truncated = 0;
+    long message_len = read_feedback("judgemessage.txt", uid, message, message_cap, &truncated);
+    long score_len = read_feedback("score.txt", uid, score, SCORE_CAP, &score_truncated);
+    long parts[3] = {kept, message_len, score_len};
+    reply_status(type, status, ru, wall, timed_out, oom, kept + message_len + score_len, truncated,
+                 setup_error, stopped, parts, 3);
     write_all(1, log, (size_t)kept);
-    free(log);
+    write_all(1, message, (size_t)message_len);
+    write_all(1, score, (size_t)score_len);
+    free(message);
+}
+
+/* Run an output validator with the team output (sent as a 'D' file) on its stdin. */
+static void do_validate(char *payload, uint32_t len) {
+    struct limits lim;
+    parse_limits(payload, len, &lim);
+    prepare_feedback_dir(lim.uid);
+    int in_fd = open(TEAM_OUTPUT_PATH, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0) die("open %s", TEAM_OUTPUT_PATH);
+
+    struct captured run;
+    run_captured(&lim, in_fd, &run);
+    close(in_fd);
+    reply_validator("validated", run.status, &run.ru, run.wall, run.timed_out, run.oom,
+                    run.setup_error, 0, run.log, run.kept, lim.log_cap, lim.uid);
+    free(run.log);
+}
+
+/* A file of /box back to the host, such as a validator compiled once and cached there. */
+static void send_box_file(const char *name) {
+    char line[256];
+    char path[300];
+    int n;
+    if (strchr(name, '/') || name[0] == '.' || name[0] == '\0') {
+        errno = EINVAL;
+        die("bad file name");
+    }
+    snprintf(path, sizeof path, "%s/%s", BOX_DIR, name);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_BOX_FILE) {
+        const char *why = fd < 0 ? strerror(errno) : "not a regular file of at most 256 MiB";
+        n = snprintf(line, sizeof line, "{\"type\":\"file\",\"exit_code\":-1,\"message\":\"%s\",\"length\":0}\n", why);
+        write_all(1, line, (size_t)n);
+        if (fd >= 0) close(fd);
+        return;
+    }
+    n = snprintf(line, sizeof line, "{\"type\":\"file\",\"exit_code\":0,\"length\":%ld}\n", (long)st.st_size);
+    write_all(1, line, (size_t)n);
+    char *buf = malloc(CHUNK);
+    long left = st.st_size;
+    while (left > 0) {
+        ssize_t got = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) die("read %s", path);
+        write_all(1, buf, (size_t)got);
+        left -= got;
+    }
+    free(buf);
+    close(fd);
+}
+
+static void discard_input(uint32_t len) {
+    char buf[CHUNK];
+    while (len > 0) {
+        size_t want = len < CHUNK ? len : CHUNK;
+        if (!read_all(0, buf, want)) die("truncated frame");
+        len -= (uint32_t)want;
+    }
+}
+
+/*
+ * A child whose stdin and stdout are streamed through the host: its output
+ * goes out as "data" replies, 'P' frames feed its input. The interaction of
+ * an interactive problem is two such runs, one in the contestant's container
+ * and one in the interactor's, relayed by the host.
+ */
+struct stream {
+    long uid;
+    pid_t pid;
+    int to_child;   /* runner's end of the child's stdin, -1 once closed */
+    int from_child; /* runner's end of the child's stdout, -1 after EOF */
+    int err_from;   /* child's stderr when it is logged, else -1 */
+    char *pending;  /* bytes from the host not yet taken by the child */
+    size_t pending_off, pending_len, pending_size;
+    int close_when_drained;
+    long out_cap; /* bytes of stdout forwarded before the child is killed; 0: no cap */
+    long out_total;
+    int exceeded;
+    char *log;
+    long log_cap, kept;
+    int killed, stopped, timed_out, exited, status;
+    struct rusage ru;
+};
+
+static void send_data(const char *buf, long n) {
+    char line[64];
+    int len = snprintf(line, sizeof line, "{\"type\":\"data\",\"length\":%ld}\n", n);
+    write_all(1, line, (size_t)len);
+    if (n > 0) write_all(1, buf, (size_t)n);
+}
+
+static void stream_close_stdin(struct stream *s) {
+    if (s->to_child >= 0) close(s->to_child);
+    s->to_child = -1;
+    s->pending_off = s->pending_len = 0;
+}
+
+static void stream_kill(struct stream *s) {
+    if (!s->killed) kill_uid(s->uid);
+    s->killed = 1;
+}
+
+/* One frame from the host while the child runs: 'P' input or 'K'. */
+static void stream_frame(struct stream *s) {
+    unsigned char header[5];
+    if (!read_all(0, header, sizeof header)) {
+        /* The host closed the connection, so no reply can reach it. */
+        stream_kill(s);
+        exit(0);
+    }
+    uint32_t len = ((uint32_t)header[1] << 24) | ((uint32_t)header[2] << 16) |
+                   ((uint32_t)header[3] << 8) | header[4];
+    if (header[0] == 'K') {
+        discard_input(len);
+        s->stopped = 1;
+        stream_kill(s);
+        return;
+    }
+    if (header[0] != 'P') {
+        errno = EINVAL;
+        die("frame type %d during a streamed run", header[0]);
+    }
+    if (len == 0) {
+        s->close_when_drained = 1;
+        if (s->pending_len == s->pending_off) stream_close_stdin(s);
+        return;
+    }
+    if (s->to_child < 0) {
+        discard_input(len);
+        return;
+    }
+    if (s->pending_off > 0) {
+        memmove(s->pending, s->pending + s->pending_off, s->pending_len - s->pending_off);
+        s->pending_len -= s->pending_off;
+        s->pending_off = 0;
+    }
+    if (s->pending_len + len > s->pending_size) {
+        size_t size = s->pending_len + len;
+        char *grown = realloc(s->pending, size);
+        if (!grown) die("realloc pending input");
+        s->pending = grown;
+        s->pending_size = size;
+    }
+    if (!read_all(0, s->pending + s->pending_len, len)) die("truncated input frame");
+    s->pending_len += len;
+}
+
+static void stream_write_input(struct stream *s) {
+    ssize_t n = write(s->to_child, s->pending + s->pending_off, s->pending_len - s->pending_off);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        stream_close_stdin(s); /* EPIPE: the child closed its stdin */
+        return;
+    }
+    s->pending_off += (size_t)n;
+    if (s->pending_off == s->pending_len) {
+        s->pending_off = s->pending_len = 0;
+        if (s->close_when_drained) stream_close_stdin(s);
+    }
+}
+
+static void stream_forward_output(struct stream *s) {
+    char chunk[CHUNK];
+    ssize_t n = read(s->from_child, chunk, sizeof chunk);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        close(s->from_child);
+        s->from_child = -1;
+        send_data(NULL, 0);
+        return;
+    }
+    if (s->exceeded) return;
+    if (s->out_cap > 0 && s->out_total + n > s->out_cap) {
+        send_data(chunk, s->out_cap - s->out_total);
+        s->out_total = s->out_cap;
+        s->exceeded = 1;
+        stream_kill(s);
+        return;
+    }
+    s->out_total += n;
+    send_data(chunk, n);
+}
+
+static void stream_read_log(struct stream *s) {
+    char chunk[CHUNK];
+    ssize_t n = read(s->err_from, chunk, sizeof chunk);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        close(s->err_from);
+        s->err_from = -1;
+        return;
+    }
+    long room = s->log_cap - s->kept;
+    long take = n < room ? n : room;
+    memcpy(s->log + s->kept, chunk, (size_t)take);
+    s->kept += take;
+}
+
+static void set_nonblocking(int fd) {
+    if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
+}
+
+/*
+ * Run lim's argv streamed until it has exited and its stdout is drained.
+ * The timers and SIGCHLD are blocked outside ppoll(), so none of them can
+ * fire between a check and the wait.
+ */
+static void run_streamed(const struct limits *lim, int deny_fork, long out_cap, struct stream *s,
+                         char *setup_error, size_t setup_size, double *wall, long *oom) {
+    int in_pipe[2], out_pipe[2], err_pipe[2] = {-1, -1};
+    if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0) die("pipe");
+    int err_child;
+    if (lim->log_cap > 0) {
+        if (pipe2(err_pipe, O_CLOEXEC) < 0) die("pipe");
+        err_child = err_pipe[1];
+    } else {
+        err_child = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (err_child < 0) die("open /dev/null");
+    }
+    memset(s, 0, sizeof *s);
+    s->uid = lim->uid;
+    s->out_cap = out_cap;
+    s->log_cap = lim->log_cap;
+    s->log = malloc((size_t)lim->log_cap + 1);
+    if (!s->log) die("malloc log");
+
+    sigset_t blocked, original;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGALRM);
+    sigaddset(&blocked, SIGUSR1);
+    sigaddset(&blocked, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &blocked, &original);
+
+    long oom_before = oom_kills();
+    double start = now_ms_precise();
+    start_wall_timer(lim->wall_ms);
+    int report_fd;
+    s->pid = spawn(lim, in_pipe[0], out_pipe[1], err_child, deny_fork, &report_fd);
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    close(err_child);
+    timer_t cpu_timer;
+    int have_cpu_timer = arm_cpu_timer(s->pid, lim->cpu_ms, &cpu_timer);
+    read_setup_error(report_fd, setup_error, setup_size);
+    s->to_child = in_pipe[1];
+    s->from_child = out_pipe[0];
+    s->err_from = err_pipe[0];
+    set_nonblocking(s->to_child);
+    set_nonblocking(s->from_child);
+    set_nonblocking(s->err_from);
+
+    for (;;) {
+        s->killed = kill_on_timer(s->uid, s->killed, &s->timed_out);
+        if (!s->exited && wait4(s->pid, &s->status, WNOHANG, &s->ru) == s->pid) {
+            s->exited = 1;
+            stream_ended_at = now_ms_precise();
+            *wall = stream_ended_at - start;
+            stop_wall_timer();
+            if (have_cpu_timer) timer_delete(cpu_timer);
+            have_cpu_timer = 0;
+            /* A contestant cannot fork (seccomp), so only a kill can leave anything behind. */
+            if (!deny_fork || s->killed) kill_uid(s->uid);
+            stream_close_stdin(s);
+        }
+        if (s->exited && s->from_child < 0 && s->err_from < 0) break;
+
+        struct pollfd fds[4];
+        int count = 0, host = -1, input = -1, output = -1, log = -1;
+        if (!s->exited && s->pending_len - s->pending_off < (size_t)PENDING_MAX) {
+            host = count;
+            fds[count++] = (struct pollfd){.fd = 0, .events = POLLIN};
+        }
+        if (s->to_child >= 0 && s->pending_len > s->pending_off) {
+            input = count;
+            fds[count++] = (struct pollfd){.fd = s->to_child, .events = POLLOUT};
+        }
+        if (s->from_child >= 0) {
+            output = count;
+            fds[count++] = (struct pollfd){.fd = s->from_child, .events = POLLIN};
+        }
+        if (s->err_from >= 0) {
+            log = count;
+            fds[count++] = (struct pollfd){.fd = s->err_from, .events = POLLIN};
+        }
+        if (ppoll(fds, (nfds_t)count, NULL, &original) < 0) {
+            if (errno == EINTR) continue;
+            die("poll");
+        }
+        if (output >= 0 && fds[output].revents) stream_forward_output(s);
+        if (log >= 0 && fds[log].revents) stream_read_log(s);
+        if (input >= 0 && fds[input].revents) stream_write_input(s);
+        if (host >= 0 && fds[host].revents) stream_frame(s);
+    }
+
+    while (waitpid(-1, NULL, __WALL | WNOHANG) > 0) {
+    }
+    long oom_after = oom_kills();
+    *oom = oom_before >= 0 ? oom_after - oom_before : 0;
+    sigprocmask(SIG_SETMASK, &original, NULL);
+    free(s->pending);
+    s->pending = NULL;
+}
+
+/* 'N': the program set by 'R', streamed; stdout counts against the output limit. */
+static void do_stream_program(void) {
+    if (!run_storage) {
+        errno = EINVAL;
+        die("streamed run before run limits");
+    }
+    struct stream s;
+    char setup_error[160];
+    double wall = 0;
+    long oom = 0;
+    struct limits lim = run_limits;
+    lim.log_cap = 0;
+    run_streamed(&lim, 1, run_limits.fsize - 1, &s, setup_error, sizeof setup_error, &wall, &oom);
+    reply_status("streamed", s.status, &s.ru, wall, s.timed_out, oom, 0, s.exceeded, setup_error,
+                 s.stopped, NULL, 0);
+    stream_ended_at = 0;
+    free(s.log);
+}
+
+/* 'W': an interactor, streamed, with its stderr logged and its feedback sent back. */
+static void do_stream_validator(char *payload, uint32_t len) {
+    struct limits lim;
+    parse_limits(payload, len, &lim);
+    prepare_feedback_dir(lim.uid);
+    struct stream s;
+    char setup_error[160];
+    double wall = 0;
+    long oom = 0;
+    run_streamed(&lim, 0, 0, &s, setup_error, sizeof setup_error, &wall, &oom);
+    reply_validator("streamed", s.status, &s.ru, wall, s.timed_out, oom, setup_error, s.stopped,
+                    s.log, s.kept, lim.log_cap, lim.uid);
+    stream_ended_at = 0;
+    free(s.log);
 }
 
 /* Run one test: input already in INPUT_PATH; output goes back to the host. */
@@ -534,7 +1018,8 @@ static void do_test(void) {
     long length = st.st_size < cap ? st.st_size : cap;
 
     reply_status("test", status, &ru, wall, timed_out,
-                 oom_before >= 0 ? oom_after - oom_before : 0, length, exceeded, setup_error);
+                 oom_before >= 0 ? oom_after - oom_before : 0, length, exceeded, setup_error, 0,
+                 NULL, 0);
     if (lseek(out_fd, 0, SEEK_SET) < 0) die("seek output");
     char *buf = malloc(CHUNK);
     long left = length;
@@ -549,12 +1034,37 @@ static void do_test(void) {
     unlink(OUTPUT_PATH);
 }
 
+/* 'S', 'X', 'D': name NUL content; the name is read byte by byte, the content streamed. */
+static void receive_named(uint32_t len, const char *dir, mode_t mode) {
+    char name[256];
+    size_t i = 0;
+    for (;;) {
+        if (i >= sizeof name - 1 || i >= len) {
+            errno = EINVAL;
+            die("file name");
+        }
+        if (!read_all(0, name + i, 1)) die("truncated name");
+        if (name[i] == '\0') break;
+        i++;
+    }
+    if (strchr(name, '/') || name[0] == '.' || name[0] == '\0') {
+        errno = EINVAL;
+        die("bad file name");
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    receive_file(path, len - (uint32_t)(i + 1), mode);
+}
+
 int main(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm; /* no SA_RESTART: wait4 and read return EINTR */
     sigaction(SIGALRM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     for (;;) {
@@ -564,28 +1074,42 @@ int main(void) {
                        ((uint32_t)header[3] << 8) | header[4];
 
         switch (header[0]) {
-        case 'S': {
-            /* name NUL content: read the name byte by byte, stream the rest. */
-            char name[256];
-            size_t i = 0;
-            for (;;) {
-                if (i >= sizeof name - 1 || i >= len) {
-                    errno = EINVAL;
-                    die("source name");
-                }
-                if (!read_all(0, name + i, 1)) die("truncated name");
-                if (name[i] == '\0') break;
-                i++;
-            }
-            if (strchr(name, '/') || name[0] == '.' || name[0] == '\0') {
-                errno = EINVAL;
-                die("bad source name");
-            }
-            char path[300];
-            snprintf(path, sizeof path, "%s/%s", BOX_DIR, name);
-            receive_file(path, len - (uint32_t)(i + 1), 0644);
+        case 'S':
+            receive_named(len, BOX_DIR, 0644);
+            break;
+        case 'X':
+            receive_named(len, BOX_DIR, 0755);
+            break;
+        case 'D':
+            receive_named(len, JUDGE_DIR, 0644);
+            break;
+        case 'G': {
+            char *name = read_payload(len);
+            send_box_file(name);
+            free(name);
             break;
         }
+        case 'V': {
+            char *payload = read_payload(len);
+            do_validate(payload, len);
+            free(payload);
+            break;
+        }
+        case 'W': {
+            char *payload = read_payload(len);
+            do_stream_validator(payload, len);
+            free(payload);
+            break;
+        }
+        case 'N':
+            discard_input(len);
+            do_stream_program();
+            break;
+        case 'P':
+        case 'K':
+            /* Late input for, or a kill of, a streamed run that has already ended. */
+            discard_input(len);
+            break;
         case 'C': {
             char *payload = read_payload(len);
             do_compile(payload, len);
