@@ -54,6 +54,9 @@ class TestFinished(msgspec.Struct, frozen=True, kw_only=True, tag="test", tag_fi
     # Score of the test's group once it is decided (0 after a failure), else None.
     group_score: float | None = None
     points: float = 0.0
+    # What the output validator's score.txt gave this test; None when it wrote
+    # none. An accepted test earns this instead of `points`.
+    score: float | None = None
 
 
 class Final(msgspec.Struct, frozen=True, kw_only=True, tag="final", tag_field="type"):

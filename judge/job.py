@@ -5,9 +5,16 @@ from __future__ import annotations
 import msgspec
 
 from judge.checkers import CHECKERS, CheckerFlags
+from judge.function_style import FunctionOptions
 from judge.languages import LANGUAGES_BY_ID
+from judge.validators import ValidatorSpec
 
 MAX_SOURCE_BYTES = 1 << 20
+# Besides the built-in checkers: "custom" runs the job's output validator,
+# "function" compares the return value of a function-style submission.
+CUSTOM_CHECKER = "custom"
+FUNCTION_CHECKER = "function"
+CHECKER_NAMES = (*CHECKERS, CUSTOM_CHECKER, FUNCTION_CHECKER)
 
 
 class TestCase(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,6 +28,9 @@ class TestCase(msgspec.Struct, frozen=True, kw_only=True):
     # Test group (IOI subtask). A group scores its points only if all its tests pass.
     group: str | None = None
     points: float = 0.0
+    # Arguments for the output validator after the problem's flags: the
+    # `output_validator_args` of the test's group and of the test itself.
+    validator_args: tuple[str, ...] = ()
 
 
 class JudgeJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,8 +41,15 @@ class JudgeJob(msgspec.Struct, frozen=True, kw_only=True):
     time_limit_ms: int
     memory_limit_mb: int
     output_limit_kb: int = 8192
+    # default, exact, custom (the output validator below) or function.
     checker: str = "default"
     checker_flags: CheckerFlags = CheckerFlags()
+    # The output validator of checker "custom"; the interactor of an interactive problem.
+    validator: ValidatorSpec | None = None
+    # Interactive problem: the submission talks to the validator instead of printing an output.
+    interactive: bool = False
+    # How checker "function" compares return values.
+    function_options: FunctionOptions = FunctionOptions()
     # True: ICPC, stop at the first test that fails. False: IOI, run every test.
     stop_on_first_failure: bool = True
     # Attempt number of this judging, echoed in the events (retries and rejudges).
@@ -49,11 +66,19 @@ class JudgeJob(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"memory_limit_mb: must be 16..16384, got {self.memory_limit_mb}")
         if not 1 <= self.output_limit_kb <= 1_048_576:
             raise ValueError(f"output_limit_kb: must be 1..1048576, got {self.output_limit_kb}")
-        if self.checker not in CHECKERS:
-            raise ValueError(f"checker: unknown checker {self.checker!r}; known: {', '.join(CHECKERS)}")
+        if self.checker not in CHECKER_NAMES:
+            raise ValueError(f"checker: unknown checker {self.checker!r}; known: {', '.join(CHECKER_NAMES)}")
+        if self.checker == CUSTOM_CHECKER and self.validator is None:
+            raise ValueError("validator: checker custom needs the output validator's sources")
+        if self.checker != CUSTOM_CHECKER and self.validator is not None:
+            raise ValueError(f"validator: only checker custom runs an output validator, not checker {self.checker!r}")
+        if self.interactive and self.checker != CUSTOM_CHECKER:
+            raise ValueError("interactive: an interactive problem needs checker custom with the interactor as validator")
         names = [test.name for test in self.tests]
         if len(set(names)) != len(names):
             raise ValueError("tests: test names must be unique")
         for test in self.tests:
             if test.points < 0:
                 raise ValueError(f"tests: points of test {test.name!r} must be >= 0")
+            if any("\0" in arg for arg in test.validator_args):
+                raise ValueError(f"tests: NUL byte in the validator arguments of test {test.name!r}")

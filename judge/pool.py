@@ -8,7 +8,10 @@ Usage, with no database or server involved:
 
 Each submission gets one container, used once and then force-deleted. A few
 started containers per judge image are kept ready and refilled in the
-background, so a submission does not wait for a container start.
+background, so a submission does not wait for a container start. A job with
+an output validator or interactor gets a second container for it, of the
+validator's image, and the validator is compiled once per distinct source
+(judge/validators.py).
 """
 
 from __future__ import annotations
@@ -19,21 +22,34 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
 import aiodocker
 
 from judge.events import Compiled, Compiling, Final, JudgeEvent, TestFinished
-from judge.images import image_exists, image_tag
+from judge.images import default_cache_dir, image_exists, image_tag
 from judge.job import JudgeJob
-from judge.languages import LANGUAGES, Language
+from judge.languages import LANGUAGES, ImageRecipe, Language
 from judge.sandbox import POOL_LABEL, Sandbox, SandboxError, SandboxSettings, remove_stale_containers
 from judge.session import JudgeSession, JudgeState, TestDataError
+from judge.validators import (
+    CompileOutcome,
+    PreparedValidator,
+    ValidatorCache,
+    ValidatorError,
+    ValidatorRun,
+    ValidatorSpec,
+    compile_validator,
+    image_of as validator_image,
+)
 
 log = logging.getLogger(__name__)
 
-# Each concurrent submission runs under its own pair of uids, because
-# RLIMIT_NPROC counts the processes of a uid across all containers.
+# Each concurrent submission runs under its own set of uids, because
+# RLIMIT_NPROC counts the processes of a uid across all containers: the
+# program, its compiler, the output validator and the validator's compiler.
 BASE_UID = 40_000
+UIDS_PER_SLOT = 4
 
 
 class JudgePool:
@@ -46,6 +62,7 @@ class JudgePool:
         settings: SandboxSettings | None = None,
         languages: Iterable[Language] = LANGUAGES,
         image_tags: dict[str, str] | None = None,
+        validator_cache_dir: Path | None = None,
     ) -> None:
         self._own_docker = docker is None
         self.docker = docker
@@ -55,6 +72,7 @@ class JudgePool:
         self.languages = {language.id: language for language in languages}
         # Image per recipe name; the default is the tag the current recipe builds.
         self.image_tags = image_tags or {language.image.name: image_tag(language.image) for language in self.languages.values()}
+        self.validators = ValidatorCache(validator_cache_dir or default_cache_dir() / "validators")
         self.pool_id = uuid.uuid4().hex[:12]
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._slots: asyncio.Queue[int] = asyncio.Queue()
@@ -160,7 +178,7 @@ class JudgePool:
             sandbox: Sandbox | None = None
             try:
                 sandbox = await self._take(self.image_tags[language.image.name])
-                reply, output = await sandbox.compile(uid=BASE_UID + 2 * slot + 1, argv=argv)
+                reply, output = await sandbox.compile(uid=BASE_UID + UIDS_PER_SLOT * slot + 1, argv=argv)
                 return reply.exit_code, output.decode(errors="replace")
             finally:
                 if sandbox is not None:
@@ -172,12 +190,20 @@ class JudgePool:
         # reported are not run again.
         state = JudgeState(job)
         yield Compiling(submission_id=job.submission_id, attempt=job.attempt, language=job.language)
+        uid = BASE_UID + UIDS_PER_SLOT * slot
         reason = ""
+        prepared: PreparedValidator | None = None
         for attempt in (1, 2):
-            sandbox: Sandbox | None = None
+            sandboxes: list[Sandbox] = []
             try:
-                sandbox = await self._take(self.image_tags[language.image.name])
-                session = JudgeSession(sandbox, job, language, state, uid=BASE_UID + 2 * slot)
+                if job.validator is not None and prepared is None:
+                    prepared = await self._prepare_validator(job.validator, uid + 3)
+                sandboxes.append(await self._take(self.image_tags[language.image.name]))
+                validator = None
+                if job.validator is not None and prepared is not None:
+                    sandboxes.append(await self._take(self._image_of(prepared.image)))
+                    validator = ValidatorRun(sandboxes[1], prepared, job.validator, uid=uid + 2)
+                session = JudgeSession(sandboxes[0], job, language, state, uid=uid, validator=validator)
                 async for event in session.run():
                     yield event
                 return
@@ -185,16 +211,38 @@ class JudgePool:
                 log.error("submission %s: %s", job.submission_id, error)
                 yield state.internal_error(str(error))
                 return
+            except ValidatorError as error:
+                log.error("submission %s: %s", job.submission_id, error)
+                yield state.internal_error(str(error))
+                return
             except (SandboxError, aiodocker.DockerError, OSError) as error:
                 reason = f"sandbox failed ({type(error).__name__}): {error}"
                 log.warning(
-                    "submission %s: %s (try %d of 2, container %s)",
-                    job.submission_id, reason, attempt, sandbox.id if sandbox else "-",
+                    "submission %s: %s (try %d of 2, containers %s)",
+                    job.submission_id, reason, attempt, ", ".join(sandbox.id for sandbox in sandboxes) or "-",
                 )  # fmt: skip
             finally:
-                if sandbox is not None:
+                for sandbox in sandboxes:
                     self._release(sandbox)
         yield state.internal_error(reason)
+
+    async def _prepare_validator(self, spec: ValidatorSpec, uid: int) -> PreparedValidator:
+        """Return the compiled validator from the cache, compiling it in a sandbox of its own on a miss."""
+
+        async def compile() -> CompileOutcome:
+            sandbox = await self._take(self._image_of(validator_image(spec)))
+            try:
+                return await compile_validator(sandbox, spec, uid)
+            finally:
+                self._release(sandbox)
+
+        return await self.validators.prepare(spec, compile)
+
+    def _image_of(self, recipe: ImageRecipe) -> str:
+        try:
+            return self.image_tags[recipe.name]
+        except KeyError:
+            raise ValidatorError(f"the judge has no {recipe.name} image for the output validator; enable a language that uses it") from None
 
     async def _take(self, image: str) -> Sandbox:
         if self._closed:

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from judge.checkers import get_checker
+import msgspec
+
+from judge import function_style
+from judge.checkers import CheckerFlags, CheckResult, get_checker
 from judge.events import Compiled, Final, TestFinished, Verdict
-from judge.job import JudgeJob, TestCase
+from judge.interactive import interact, program_status
+from judge.job import CUSTOM_CHECKER, FUNCTION_CHECKER, JudgeJob, TestCase
 from judge.languages import Language, expand_command, main_class, source_file_name
 from judge.sandbox import MIB, RunnerReply, Sandbox
+from judge.validators import ValidatorError, ValidatorRun, interpret
 
 log = logging.getLogger(__name__)
 
 # Outputs larger than this are checked in a thread, off the event loop.
 _CHECK_IN_THREAD_BYTES = 256 * 1024
+# What the contestant sees for a test the judge could not check; organizers get the reason.
+INTERNAL_ERROR_MESSAGE = "the judge could not check this test; the organizers have been told"
+FUNCTION_LANGUAGES_MESSAGE = f"function-style problems accept {' and '.join(function_style.SUPPORTED_LANGUAGES)}"
 
 
 class TestDataError(Exception):
@@ -45,7 +54,7 @@ def classify(reply: RunnerReply, cpu_limit_ms: int, memory_limit_kb: int, output
     if reply.cpu_ms > cpu_limit_ms or reply.signal == signal.SIGXCPU:
         return Verdict.TLE, f"CPU time {reply.cpu_ms} ms, limit {cpu_limit_ms} ms"
     if reply.wall_timeout:
-        return Verdict.TLE, f"wall time limit of {wall_time_limit_ms(cpu_limit_ms)} ms reached (CPU time {reply.cpu_ms} ms)"
+        return Verdict.TLE, f"wall time limit reached after {reply.wall_ms:.0f} ms (CPU time {reply.cpu_ms} ms)"
     if reply.oom_killed or reply.memory_kb >= memory_limit_kb:
         return Verdict.MLE, f"peak memory {reply.memory_kb} KiB, limit {memory_limit_kb} KiB"
     if reply.signal:
@@ -75,18 +84,9 @@ class JudgeState:
                 self.group_tests.setdefault(test.group, []).append(index)
         self._decided_groups: set[str] = set()
 
-    def record(self, index: int, test: TestCase, reply: RunnerReply, verdict: Verdict, message: str) -> TestFinished:
-        group_score = None
-        if test.group is not None and test.group not in self._decided_groups:
-            if verdict != Verdict.AC:
-                group_score = 0.0
-                self._decided_groups.add(test.group)
-            elif all(
-                other == index or (other in self.results and self.results[other].verdict == Verdict.AC)
-                for other in self.group_tests[test.group]
-            ):
-                group_score = self._group_points(test.group)
-                self._decided_groups.add(test.group)
+    def record(
+        self, index: int, test: TestCase, reply: RunnerReply, verdict: Verdict, message: str, score: float | None = None
+    ) -> TestFinished:
         event = TestFinished(
             submission_id=self.job.submission_id,
             attempt=self.job.attempt,
@@ -100,21 +100,36 @@ class JudgeState:
             signal=reply.signal or None,
             message=message,
             group=test.group,
-            group_score=group_score,
             points=test.points,
+            score=score,
         )
         self.results[index] = event
+        if test.group is not None and test.group not in self._decided_groups:
+            group_score = None
+            if verdict != Verdict.AC:
+                group_score = 0.0
+            elif all(other in self.results and self.results[other].verdict == Verdict.AC for other in self.group_tests[test.group]):
+                group_score = self._group_points(test.group)
+            if group_score is not None:
+                self._decided_groups.add(test.group)
+                event = msgspec.structs.replace(event, group_score=group_score)
+                self.results[index] = event
         return event
 
+    def _earned(self, index: int) -> float:
+        """Points of an accepted test: the validator's score.txt when it wrote one, else the test's points."""
+        result = self.results[index]
+        return result.score if result.score is not None else self.job.tests[index].points
+
     def _group_points(self, group: str) -> float:
-        return sum(self.job.tests[index].points for index in self.group_tests[group])
+        return sum(self._earned(index) for index in self.group_tests[group])
 
     def score(self) -> float:
         total = 0.0
         for index, test in enumerate(self.job.tests):
             result = self.results.get(index)
             if test.group is None and result is not None and result.verdict == Verdict.AC:
-                total += test.points
+                total += self._earned(index)
         for group, indices in self.group_tests.items():
             if all(index in self.results and self.results[index].verdict == Verdict.AC for index in indices):
                 total += self._group_points(group)
@@ -142,76 +157,197 @@ class JudgeState:
 
 
 class JudgeSession:
-    """Runs one job in one sandbox; yields Compiled (once per state), TestFinished and Final."""
+    """Runs one job in one sandbox; yields Compiled (once per state), TestFinished and Final.
 
-    def __init__(self, sandbox: Sandbox, job: JudgeJob, language: Language, state: JudgeState, *, uid: int) -> None:
+    Jobs with an output validator or interactor also get a ValidatorRun,
+    whose container is not the contestant's.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        job: JudgeJob,
+        language: Language,
+        state: JudgeState,
+        *,
+        uid: int,
+        validator: ValidatorRun | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self.job = job
         self.language = language
         self.state = state
         self.run_uid = uid
         self.compile_uid = uid + 1
+        self.validator = validator
+        self._flags: dict[tuple[str, ...], CheckerFlags] = {}
 
     async def run(self) -> AsyncIterator[Compiled | TestFinished | Final]:
         job, language = self.job, self.language
-        source_name = source_file_name(language, job.source)
-        main = main_class(language, job.source)
+        source = job.source
+        if job.checker == FUNCTION_CHECKER:
+            if job.language not in function_style.SUPPORTED_LANGUAGES:
+                yield self._compiled(False, 0, FUNCTION_LANGUAGES_MESSAGE)
+                yield self.state.final(Verdict.CE)
+                return
+            source = function_style.build_program(job.language, job.source)
+        source_name = source_file_name(language, source)
+        main = main_class(language, source)
 
-        await self.sandbox.write_source(source_name, job.source)
+        await self.sandbox.write_source(source_name, source)
         reply, compiler_output = await self.sandbox.compile(
             uid=self.compile_uid,
             argv=expand_command(language.compile, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
         )
         success, output = self._compile_result(reply, compiler_output)
         if not self.state.compiled_reported:
-            self.state.compiled_reported = True
-            yield Compiled(
-                submission_id=job.submission_id,
-                attempt=job.attempt,
-                success=success,
-                time_ms=round(reply.wall_ms),
-                output=output,
-            )
+            yield self._compiled(success, round(reply.wall_ms), output)
         if not success:
             yield self.state.final(Verdict.CE)
             return
 
-        cpu_limit_ms = effective_time_limit_ms(job, language)
-        output_limit_bytes = job.output_limit_kb * 1024
-        largest_input = max((self._size(test) for test in job.tests), default=0)
+        self.cpu_limit_ms = effective_time_limit_ms(job, language)
+        self.output_limit_bytes = job.output_limit_kb * 1024
+        largest_input = max((self._size(test.input_path, test, "input") for test in job.tests), default=0)
         # The current input and output sit in tmpfs, which the memory cgroup charges too.
-        data_mb = math.ceil((largest_input + output_limit_bytes) / MIB)
+        data_mb = math.ceil((largest_input + self.output_limit_bytes) / MIB)
         await self.sandbox.set_memory(job.memory_limit_mb + data_mb + self.sandbox.settings.memory_overhead_mb)
         await self.sandbox.configure_run(
             uid=self.run_uid,
             argv=expand_command(language.run, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
-            cpu_ms=cpu_limit_ms,
-            wall_ms=wall_time_limit_ms(cpu_limit_ms),
-            output_limit_bytes=output_limit_bytes,
+            cpu_ms=self.cpu_limit_ms,
+            wall_ms=self._wall_limit_ms(),
+            output_limit_bytes=self.output_limit_bytes,
             # Half the memory limit, so unbounded recursion ends in a stack
             # overflow (RTE) before the memory limit (MLE).
             stack_bytes=job.memory_limit_mb * MIB // 2,
         )
+        if self.validator is not None:
+            largest_answer = max((self._size(test.answer_path, test, "answer") for test in job.tests), default=0)
+            await self.validator.load(largest_input + largest_answer + self.output_limit_bytes)
 
-        checker = get_checker(job.checker)
-        memory_limit_kb = job.memory_limit_mb * 1024
         for index, test in enumerate(job.tests):
             if index in self.state.results:
                 continue
-            reply, program_output = await self.sandbox.run_test(await self._read(test, test.input_path, "input"))
-            verdict, message = classify(reply, cpu_limit_ms, memory_limit_kb, output_limit_bytes)
-            if verdict is None:
-                answer = await self._read(test, test.answer_path, "answer")
-                if len(program_output) + len(answer) > _CHECK_IN_THREAD_BYTES:
-                    result = await asyncio.to_thread(checker, program_output, answer, job.checker_flags)
-                else:
-                    result = checker(program_output, answer, job.checker_flags)
-                verdict = Verdict.AC if result.accepted else Verdict.WA
-                message = result.message
-            yield self.state.record(index, test, reply, verdict, message)
+            self.internal_error: str | None = None
+            if job.interactive:
+                reply, verdict, message, score = await self._interact(test)
+            else:
+                reply, verdict, message, score = await self._run_and_check(test)
+            yield self.state.record(index, test, reply, verdict, message, score)
+            if self.internal_error is not None:
+                log.error("submission %s test %s: %s", job.submission_id, test.name, self.internal_error)
+                yield self.state.internal_error(self.internal_error)
+                return
             if verdict != Verdict.AC and job.stop_on_first_failure:
                 break
         yield self.state.final()
+
+    def _wall_limit_ms(self) -> int:
+        wall_ms = wall_time_limit_ms(self.cpu_limit_ms)
+        if self.job.interactive:
+            wall_ms += self.sandbox.settings.interactive_extra_wall_ms
+        return wall_ms
+
+    def _compiled(self, success: bool, time_ms: int, output: str) -> Compiled:
+        self.state.compiled_reported = True
+        return Compiled(submission_id=self.job.submission_id, attempt=self.job.attempt, success=success, time_ms=time_ms, output=output)
+
+    async def _run_and_check(self, test: TestCase) -> tuple[RunnerReply, Verdict, str, float | None]:
+        input_data = await self._read(test, test.input_path, "input")
+        if self.job.checker == FUNCTION_CHECKER:
+            await self._check_function_input(test, input_data)
+        reply, program_output = await self.sandbox.run_test(input_data)
+        verdict, message = classify(reply, self.cpu_limit_ms, self.job.memory_limit_mb * 1024, self.output_limit_bytes)
+        if verdict is not None:
+            return reply, verdict, message, None
+        answer = await self._read(test, test.answer_path, "answer")
+        if self.job.checker == CUSTOM_CHECKER:
+            assert self.validator is not None
+            try:
+                judgement = await self.validator.check(input_data, answer, program_output, test.validator_args)
+            except ValidatorError as error:
+                self.internal_error = f"test {test.name}: {error}"
+                return reply, Verdict.IE, INTERNAL_ERROR_MESSAGE, None
+            return reply, Verdict.AC if judgement.accepted else Verdict.WA, judgement.message, judgement.score
+        result = await self._check(test, program_output, answer)
+        return reply, Verdict.AC if result.accepted else Verdict.WA, result.message, None
+
+    async def _interact(self, test: TestCase) -> tuple[RunnerReply, Verdict, str, float | None]:
+        assert self.validator is not None
+        settings = self.sandbox.settings
+        interaction = await interact(
+            self.sandbox,
+            self.validator,
+            input_data=await self._read(test, test.input_path, "input"),
+            answer_data=await self._read(test, test.answer_path, "answer"),
+            test_args=test.validator_args,
+            program_wall_ms=self._wall_limit_ms(),
+        )
+        reply = interaction.program
+        verdict, message = classify(program_status(reply), self.cpu_limit_ms, self.job.memory_limit_mb * 1024, self.output_limit_bytes)
+        try:
+            judgement = interpret(
+                interaction.interactor,
+                cpu_ms=self.validator.cpu_ms,
+                what="interactor",
+                stopped_reason=f"did not exit within {settings.interactor_grace_ms} ms after the submission ended",
+            )
+        except ValidatorError as error:
+            if verdict is not None and not interaction.interactor_ended_first:
+                return reply, verdict, message, None
+            self.internal_error = f"test {test.name}: {error}"
+            return reply, Verdict.IE, INTERNAL_ERROR_MESSAGE, None
+        if verdict is not None:
+            return reply, verdict, message, None
+        return reply, Verdict.AC if judgement.accepted else Verdict.WA, judgement.message, judgement.score
+
+    async def _check(self, test: TestCase, output: bytes, answer: bytes) -> CheckResult:
+        if self.job.checker == FUNCTION_CHECKER:
+            check = lambda: function_style.function_checker(output, answer, self.job.function_options)  # noqa: E731
+        else:
+            checker, flags = get_checker(self.job.checker), self._flags_for(test)
+            check = lambda: checker(output, answer, flags)  # noqa: E731
+        try:
+            if len(output) + len(answer) > _CHECK_IN_THREAD_BYTES:
+                return await asyncio.to_thread(check)
+            return check()
+        except ValueError as error:
+            # function_checker: the answer file is not JSON, a fault of the problem.
+            raise TestDataError(f"test {test.name!r}: {error}") from None
+
+    def _flags_for(self, test: TestCase) -> CheckerFlags:
+        """Return the problem's checker flags with the test's own output_validator_args on top."""
+        if not test.validator_args:
+            return self.job.checker_flags
+        if test.validator_args not in self._flags:
+            try:
+                extra = CheckerFlags.parse(" ".join(test.validator_args))
+            except ValueError as error:
+                raise TestDataError(f"test {test.name!r}: invalid output validator arguments: {error}") from None
+            changed = {name: getattr(extra, name) for name in extra.__struct_fields__ if getattr(extra, name) != getattr(CheckerFlags(), name)}
+            self._flags[test.validator_args] = msgspec.structs.replace(self.job.checker_flags, **changed)
+        return self._flags[test.validator_args]
+
+    async def _check_function_input(self, test: TestCase, input_data: bytes) -> None:
+        # Checked here, not by the program's exit code, so a submission cannot
+        # turn its own failure into an internal error.
+        def check() -> None:
+            for number, line in enumerate(input_data.decode("utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    json.loads(line, parse_constant=_reject_constant)
+                except ValueError as error:
+                    raise ValueError(f"line {number}: {error}") from None
+
+        try:
+            if len(input_data) > _CHECK_IN_THREAD_BYTES:
+                await asyncio.to_thread(check)
+            else:
+                check()
+        except (UnicodeDecodeError, ValueError) as error:
+            raise TestDataError(f"test {test.name!r}: every input line of a function-style test must be one JSON value: {error}") from None
 
     def _compile_result(self, reply: RunnerReply, output: bytes) -> tuple[bool, str]:
         text = output.decode(errors="replace")
@@ -230,11 +366,11 @@ class JudgeSession:
             text = (text + "\n" if text else "") + "; ".join(problems)
         return success, text
 
-    def _size(self, test: TestCase) -> int:
+    def _size(self, path: str, test: TestCase, what: str) -> int:
         try:
-            return Path(test.input_path).stat().st_size
+            return Path(path).stat().st_size
         except OSError as error:
-            raise TestDataError(f"cannot read the input of test {test.name!r}: {error}") from error
+            raise TestDataError(f"cannot read the {what} of test {test.name!r}: {error}") from error
 
     async def _read(self, test: TestCase, path: str, what: str) -> bytes:
         try:
@@ -243,3 +379,7 @@ class JudgeSession:
             return await asyncio.to_thread(Path(path).read_bytes)
         except OSError as error:
             raise TestDataError(f"cannot read the {what} of test {test.name!r}: {error}") from error
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
