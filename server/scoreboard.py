@@ -55,13 +55,16 @@ CHANNEL_KIND = {PUBLIC: "scoreboard", JURY: "jury"}
 ADVISORY_LOCK_NAMESPACE = 0x5C0EB0A0
 
 
-class IcpcTotal(msgspec.Struct):
-    num_solved: int
-    total_time: int
+class BoardScore(msgspec.Struct, omit_defaults=True):
+    """A row's score: `num_solved` and `total_time` under ICPC rules, `score` under IOI rules.
 
+    One struct with optional fields rather than a union, because the ICPC Contest API
+    object has no type tag and OpenAPI generation needs one for a union of structs.
+    """
 
-class IoiTotal(msgspec.Struct):
-    score: float
+    num_solved: int | None = None
+    total_time: int | None = None
+    score: float | None = None
 
 
 class BoardRow(msgspec.Struct):
@@ -74,7 +77,7 @@ class BoardRow(msgspec.Struct):
     rank: int
     team_id: int
     username: str
-    score: IcpcTotal | IoiTotal
+    score: BoardScore
     problems: list[ProblemCell]
     sort_key: float
 
@@ -176,9 +179,9 @@ def board_state(contest: Contest, now: datetime) -> BoardState:
 
 def to_board_row(row: Row, username: str) -> BoardRow:
     if isinstance(row.score, IcpcScore):
-        total: IcpcTotal | IoiTotal = IcpcTotal(row.score.num_solved, row.score.total_time)
+        total = BoardScore(num_solved=row.score.num_solved, total_time=row.score.total_time)
     else:
-        total = IoiTotal(row.score.score)
+        total = BoardScore(score=row.score.score)
     return BoardRow(row.rank, row.participant_id, username, total, row.problems, row_key(row))
 
 
@@ -199,7 +202,7 @@ def apply_marks(row: Row, marks: list[FirstToSolve]) -> None:
 
 
 def single_row(rules: ContestRules, participant_id: int, attempts: list[Attempt], view: str) -> Row:
-    """The participant's row of one view, with rank and first-to-solve marks still to be set."""
+    """Compute the participant's row of one view; the caller sets its rank and first-to-solve marks."""
     return scoreboard(rules, [participant_id], attempts, view)[0]  # type: ignore[arg-type]
 
 
@@ -374,7 +377,7 @@ class Scoreboards:
     # Snapshots
 
     async def snapshot(self, contest_id: int, view: str, now: datetime | None = None) -> Scoreboard:
-        """The whole board of a view, recomputed at most once per channel seq in this process."""
+        """Return the whole board of a view, recomputed at most once per channel seq in this process."""
         check_view(view)
         now = now or utcnow()
         async with self.live.session_factory() as session:
@@ -413,7 +416,7 @@ class Scoreboards:
                 building.set_result(result)
             except BaseException as exc:
                 building.set_exception(exc)
-                # Mark the exception retrieved, so a build nobody else waits for logs nothing.
+                # Retrieve the exception here, so a failed build that no other caller awaits logs no warning.
                 building.exception()
                 raise
             finally:
@@ -441,7 +444,7 @@ class Scoreboards:
     # Freeze and reveal
 
     async def reveal_steps(self, contest_id: int) -> list[RevealMessage]:
-        """The award-ceremony reveal of the freeze period, as it happens (or happened) at unfreeze."""
+        """Compute the award-ceremony reveal of the freeze period, as the unfreeze publishes (or published) it."""
         async with self.live.session_factory() as session:
             contest = await contests.find_contest(session, contest_id)
             if contest is None:
@@ -528,7 +531,7 @@ def reveal_messages(board: BoardInput) -> list[RevealMessage]:
 
 
 def scoreboards_for(live: LiveContext) -> Scoreboards:
-    """The Scoreboards registered on this LiveContext, registering one on first use."""
+    """Return the Scoreboards registered on this LiveContext, and register one on first use."""
     for hook in live.on_judged:
         owner = getattr(hook, "__self__", None)
         if isinstance(owner, Scoreboards) and owner.live is live:
