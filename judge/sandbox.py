@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 
 import aiodocker
 import aiohttp
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MIB = 1 << 20
 LABEL = "codearena.judge"
+# Age after which a container that never started counts as left behind.
+STALE_CREATED_S = 300
 POOL_LABEL = "codearena.judge.pool"
 # Host-side grace on top of the runner's own wall-time limit before the
 # sandbox counts as broken.
@@ -432,10 +435,19 @@ async def _delete_quietly(container) -> None:
 
 
 async def remove_stale_containers(docker: aiodocker.Docker) -> int:
-    """Delete judge containers that are no longer running (left by a judge process that died)."""
+    """Delete judge containers that are no longer running (left by a judge process that died).
+
+    Other judge processes may share this Docker engine, and their containers pass
+    through "created" for a moment while starting, so a created container counts
+    as stale only once it is older than STALE_CREATED_S.
+    """
     removed = 0
     containers = await docker.containers.list(all=True, filters={"label": [f"{LABEL}=1"], "status": ["exited", "created", "dead"]})
+    now = time.time()
     for container in containers:
+        is_created = container["State"] == "created"
+        if is_created and now - float(container["Created"]) < STALE_CREATED_S:
+            continue
         await _delete_quietly(container)
         removed += 1
     if removed:
