@@ -47,7 +47,7 @@ class BoardInput:
 
 
 def frozen_since(contest: Contest) -> datetime | None:
-    """The time from which attempts are frozen, or None when nothing is frozen."""
+    """Return the time from which attempts are frozen, or None when nothing is frozen."""
     return contest.freeze_time if contest.unfrozen_at is None else None
 
 

@@ -1,8 +1,8 @@
 """Contests: schedule validation, organizers, registration and the lifecycle clock.
 
 The lifecycle is draft -> scheduled -> running -> (frozen) -> ended -> finalized.
-Drafts and finalized contests move only by organizer action; the others follow
-their times, so `target_state` derives the state from the clock and
+Drafts and finalized contests move only by organizer action. The others follow
+their times: `target_state` derives the state from the clock, and
 `advance_contest` stores it. Every process that runs the clock may try the same
 transition, and a conditional UPDATE lets exactly one of them win and publish.
 """
@@ -98,14 +98,14 @@ def target_state(contest: Contest, now: datetime) -> ContestState:
 
 
 def board_frozen(contest: Contest, now: datetime) -> bool:
-    """Whether the public scoreboard hides new results now: from the freeze time until an unfreeze."""
+    """Return whether the public scoreboard hides new results now: from the freeze time until an unfreeze."""
     if contest.state in (ContestState.DRAFT, ContestState.SCHEDULED) or contest.freeze_time is None:
         return False
     return contest.unfrozen_at is None and now >= contest.freeze_time
 
 
 def is_frozen_attempt(contest: Contest, submitted_at: datetime) -> bool:
-    """Whether a submission's result stays hidden from the public view until the contest is unfrozen."""
+    """Return whether a submission's result stays hidden from the public view until the contest is unfrozen."""
     return contest.freeze_time is not None and contest.unfrozen_at is None and submitted_at >= contest.freeze_time
 
 
@@ -129,7 +129,7 @@ def has_started(contest: Contest, now: datetime | None = None) -> bool:
 
 
 def accepts_submissions(contest: Contest, now: datetime | None = None) -> bool:
-    """Whether participants may submit now: the contest is running or frozen and its end time is ahead."""
+    """Return whether participants may submit now: the contest is running or frozen and its end time is ahead."""
     now = now or utcnow()
     return contest.state in ACTIVE_STATES and contest.start_time <= now < contest.end_time
 
@@ -257,7 +257,7 @@ async def find_participant(session: AsyncSession, contest_id: int, user_id: int)
 
 
 def registration_open(contest: Contest, now: datetime) -> tuple[bool, str]:
-    """Whether self-registration is possible now, and why not."""
+    """Return whether self-registration is possible now, and the reason when it is not."""
     if contest.state == ContestState.DRAFT:
         return False, "the contest is not published yet"
     if contest.state in (ContestState.ENDED, ContestState.FINALIZED) or now >= contest.end_time:
@@ -377,7 +377,7 @@ async def open_for_practice(session: AsyncSession, contest_id: int) -> None:
 async def advance_contest(
     live: LiveContext, contest_id: int, now: datetime | None = None, publish: bool = True
 ) -> tuple[Contest, Transition] | None:
-    """Move one contest to the state its times call for, and publish the change unless told not to."""
+    """Move one contest to the state its times call for, and publish the change when `publish` is true."""
     now = now or utcnow()
     async with live.session_factory() as session:
         contest = await find_contest(session, contest_id)

@@ -213,7 +213,7 @@ class Scoreboards:
         self.live = live
         self._locks: dict[int, asyncio.Lock] = {}
         self._cache: dict[tuple[int, str], _CachedRows] = {}
-        self._building: dict[tuple[int, str, int], asyncio.Future[_CachedRows]] = {}
+        self._building: dict[tuple[int, str, int], asyncio.Task[_CachedRows]] = {}
 
     # Hooks
 
@@ -408,21 +408,16 @@ class Scoreboards:
         key = (contest.id, view, seq)
         building = self._building.get(key)
         if building is None:
-            building = asyncio.get_running_loop().create_future()
+            # A task of its own, so a client that disconnects mid-build does not cancel it for the others.
+            building = asyncio.create_task(self._build_rows(contest, view, seq, now))
             self._building[key] = building
-            try:
-                result = await self._compute_rows(contest, view, seq, now)
-                self._cache[(contest.id, view)] = result
-                building.set_result(result)
-            except BaseException as exc:
-                building.set_exception(exc)
-                # Retrieve the exception here, so a failed build that no other caller awaits logs no warning.
-                building.exception()
-                raise
-            finally:
-                self._building.pop(key, None)
-            return result
+            building.add_done_callback(lambda task: self._building.pop(key, None))
         return await asyncio.shield(building)
+
+    async def _build_rows(self, contest: Contest, view: str, seq: int, now: datetime) -> _CachedRows:
+        result = await self._compute_rows(contest, view, seq, now)
+        self._cache[(contest.id, view)] = result
+        return result
 
     async def _compute_rows(self, contest: Contest, view: str, seq: int, now: datetime) -> _CachedRows:
         async with self.live.session_factory() as session:

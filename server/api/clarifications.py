@@ -32,7 +32,7 @@ class AnnouncementIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
     answer: Text
-    # asker: only the participant who asked sees the answer; all: every participant does.
+    # asker: only the participant who asked can read the answer. all: every participant can.
     to: Literal["asker", "all"] = "asker"
 
 

@@ -501,3 +501,12 @@ async def test_jury_board_for_organizers_only(client, organizer, contestant, mak
     assert (await client.get(url, params={"view": "jury"}, headers=organizer.headers)).status_code == 200
     assert (await client.get(url, params={"view": "everything"})).status_code == 400
     assert (await client.get("/api/v1/contests/999/scoreboard")).status_code == 404
+
+
+async def test_openapi_schema_lists_contest_routes(client):
+    response = await client.get("/docs/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/v1/contests/{contest_id}/scoreboard" in paths
+    assert "/api/v1/contests/{contest_id}/clarifications" in paths

@@ -99,8 +99,22 @@
     queueRender();
   }
 
+  // Rank order: the rankings key, then the username and id, as the server orders tied rows.
+  function compareRows(a, b) {
+    if (a.sort_key !== b.sort_key) return a.sort_key - b.sort_key;
+    if (a.username !== b.username) return a.username < b.username ? -1 : 1;
+    return a.team_id - b.team_id;
+  }
+
+  function ioiKind(cell) {
+    if (cell.num_pending) return "pending";
+    if (cell.solved) return "solved";
+    if (cell.score > 0) return "failed partial";
+    return "failed";
+  }
+
   function rerank(rows) {
-    rows.sort((a, b) => a.sort_key - b.sort_key || (a.username < b.username ? -1 : a.username > b.username ? 1 : a.team_id - b.team_id));
+    rows.sort(compareRows);
     let rank = 0;
     let previousKey = null;
     rows.forEach((row, index) => {
@@ -119,7 +133,7 @@
     const data = `data-team="${row.team_id}" data-problem="${cell.problem_id}"`;
     if (board.scoring === "ioi") {
       if (!tries) return `<td ${data}></td>`;
-      const kind = cell.num_pending ? "pending" : cell.solved ? "solved" : cell.score > 0 ? "failed partial" : "failed";
+      const kind = ioiKind(cell);
       const pending = cell.num_pending ? `<small>${cell.num_pending} pending</small>` : "";
       return `<td ${data}><span class="cell ${kind}${first ? " first" : ""}">${cell.score}${pending}</span></td>`;
     }
