@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import msgspec
 
 from judge.checkers import CHECKERS, CheckerFlags
 from judge.function_style import FunctionOptions
 from judge.languages import LANGUAGES_BY_ID
-from judge.validators import ValidatorSpec
+from judge.validators import ValidatorSpec, validator_spec
 
 MAX_SOURCE_BYTES = 1 << 20
 # Besides the built-in checkers: "custom" runs the job's output validator,
@@ -82,3 +85,50 @@ class JudgeJob(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"tests: points of test {test.name!r} must be >= 0")
             if any("\0" in arg for arg in test.validator_args):
                 raise ValueError(f"tests: NUL byte in the validator arguments of test {test.name!r}")
+
+
+def problem_checker_fields(
+    *,
+    problem_type: str,
+    checker: str,
+    checker_flags: Mapping[str, Any],
+    package_meta: Mapping[str, Any] | None,
+    read_text: Callable[[str], str],
+) -> dict[str, Any]:
+    """Build the JudgeJob fields that choose how a stored problem is checked.
+
+    Takes the problem's columns and its `package_meta` (see
+    server/packages.py). `read_text(sha256)` returns a stored package file,
+    used for the output validator's sources. Raises ValueError when the
+    stored settings cannot be judged.
+    """
+    fields: dict[str, Any] = {"checker": checker, "interactive": problem_type == "interactive"}
+    try:
+        if checker == FUNCTION_CHECKER:
+            fields["function_options"] = msgspec.convert(dict(checker_flags), FunctionOptions)
+        elif checker != CUSTOM_CHECKER:
+            fields["checker_flags"] = msgspec.convert(dict(checker_flags), CheckerFlags)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"checker_flags: {error}") from None
+    if checker != CUSTOM_CHECKER:
+        return fields
+
+    meta = package_meta or {}
+    programs = meta.get("output_validators") or []
+    if not programs:
+        raise ValueError("validator: the problem uses a custom output validator, but its package has none")
+    # TODO: a package may hold several output validators that must all accept; only the first runs.
+    program = programs[0]
+    files = {file["path"]: read_text(file["sha256"]) for file in program["files"]}
+    args = (meta.get("validation") or {}).get("args") or ()
+    fields["validator"] = validator_spec(program.get("language"), files, entry=program.get("entry"), flags=args)
+    return fields
+
+
+def validator_args_for(group_settings: Mapping[str, Any] | None, test_settings: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Return a test case's output validator arguments: its group's `output_validator_args`, then its own."""
+    args: list[str] = []
+    for settings in (group_settings or {}, test_settings or {}):
+        value = settings.get("output_validator_args") or ()
+        args.extend(value.split() if isinstance(value, str) else (str(item) for item in value))
+    return tuple(args)

@@ -9,6 +9,7 @@ import math
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Outputs larger than this are checked in a thread, off the event loop.
 _CHECK_IN_THREAD_BYTES = 256 * 1024
-# What the contestant sees for a test the judge could not check; organizers get the reason.
+# The message a contestant gets for a test the judge could not check; organizers get the reason.
 INTERNAL_ERROR_MESSAGE = "the judge could not check this test; the organizers have been told"
 FUNCTION_LANGUAGES_MESSAGE = f"function-style problems accept {' and '.join(function_style.SUPPORTED_LANGUAGES)}"
 
@@ -156,6 +157,17 @@ class JudgeState:
         return self.final(Verdict.IE, internal_error=reason)
 
 
+class TestOutcome(NamedTuple):
+    """The result of running and checking one test."""
+
+    reply: RunnerReply
+    verdict: Verdict
+    message: str = ""
+    score: float | None = None
+    # For organizers: why the verdict is IE.
+    internal_error: str | None = None
+
+
 class JudgeSession:
     """Runs one job in one sandbox; yields Compiled (once per state), TestFinished and Final.
 
@@ -180,6 +192,8 @@ class JudgeSession:
         self.run_uid = uid
         self.compile_uid = uid + 1
         self.validator = validator
+        self.cpu_limit_ms = effective_time_limit_ms(job, language)
+        self.output_limit_bytes = job.output_limit_kb * 1024
         self._flags: dict[tuple[str, ...], CheckerFlags] = {}
 
     async def run(self) -> AsyncIterator[Compiled | TestFinished | Final]:
@@ -206,8 +220,6 @@ class JudgeSession:
             yield self.state.final(Verdict.CE)
             return
 
-        self.cpu_limit_ms = effective_time_limit_ms(job, language)
-        self.output_limit_bytes = job.output_limit_kb * 1024
         largest_input = max((self._size(test.input_path, test, "input") for test in job.tests), default=0)
         # The current input and output sit in tmpfs, which the memory cgroup charges too.
         data_mb = math.ceil((largest_input + self.output_limit_bytes) / MIB)
@@ -229,17 +241,13 @@ class JudgeSession:
         for index, test in enumerate(job.tests):
             if index in self.state.results:
                 continue
-            self.internal_error: str | None = None
-            if job.interactive:
-                reply, verdict, message, score = await self._interact(test)
-            else:
-                reply, verdict, message, score = await self._run_and_check(test)
-            yield self.state.record(index, test, reply, verdict, message, score)
-            if self.internal_error is not None:
-                log.error("submission %s test %s: %s", job.submission_id, test.name, self.internal_error)
-                yield self.state.internal_error(self.internal_error)
+            outcome = await (self._interact(test) if job.interactive else self._run_and_check(test))
+            yield self.state.record(index, test, outcome.reply, outcome.verdict, outcome.message, outcome.score)
+            if outcome.internal_error is not None:
+                log.error("submission %s test %s: %s", job.submission_id, test.name, outcome.internal_error)
+                yield self.state.internal_error(outcome.internal_error)
                 return
-            if verdict != Verdict.AC and job.stop_on_first_failure:
+            if outcome.verdict != Verdict.AC and job.stop_on_first_failure:
                 break
         yield self.state.final()
 
@@ -253,27 +261,26 @@ class JudgeSession:
         self.state.compiled_reported = True
         return Compiled(submission_id=self.job.submission_id, attempt=self.job.attempt, success=success, time_ms=time_ms, output=output)
 
-    async def _run_and_check(self, test: TestCase) -> tuple[RunnerReply, Verdict, str, float | None]:
+    async def _run_and_check(self, test: TestCase) -> TestOutcome:
         input_data = await self._read(test, test.input_path, "input")
         if self.job.checker == FUNCTION_CHECKER:
             await self._check_function_input(test, input_data)
         reply, program_output = await self.sandbox.run_test(input_data)
         verdict, message = classify(reply, self.cpu_limit_ms, self.job.memory_limit_mb * 1024, self.output_limit_bytes)
         if verdict is not None:
-            return reply, verdict, message, None
+            return TestOutcome(reply, verdict, message)
         answer = await self._read(test, test.answer_path, "answer")
         if self.job.checker == CUSTOM_CHECKER:
             assert self.validator is not None
             try:
                 judgement = await self.validator.check(input_data, answer, program_output, test.validator_args)
             except ValidatorError as error:
-                self.internal_error = f"test {test.name}: {error}"
-                return reply, Verdict.IE, INTERNAL_ERROR_MESSAGE, None
-            return reply, Verdict.AC if judgement.accepted else Verdict.WA, judgement.message, judgement.score
+                return TestOutcome(reply, Verdict.IE, INTERNAL_ERROR_MESSAGE, internal_error=f"test {test.name}: {error}")
+            return TestOutcome(reply, Verdict.AC if judgement.accepted else Verdict.WA, judgement.message, judgement.score)
         result = await self._check(test, program_output, answer)
-        return reply, Verdict.AC if result.accepted else Verdict.WA, result.message, None
+        return TestOutcome(reply, Verdict.AC if result.accepted else Verdict.WA, result.message)
 
-    async def _interact(self, test: TestCase) -> tuple[RunnerReply, Verdict, str, float | None]:
+    async def _interact(self, test: TestCase) -> TestOutcome:
         assert self.validator is not None
         settings = self.sandbox.settings
         interaction = await interact(
@@ -294,13 +301,13 @@ class JudgeSession:
                 stopped_reason=f"did not exit within {settings.interactor_grace_ms} ms after the submission ended",
             )
         except ValidatorError as error:
+            # A submission that failed on its own before the interactor did keeps its verdict.
             if verdict is not None and not interaction.interactor_ended_first:
-                return reply, verdict, message, None
-            self.internal_error = f"test {test.name}: {error}"
-            return reply, Verdict.IE, INTERNAL_ERROR_MESSAGE, None
+                return TestOutcome(reply, verdict, message)
+            return TestOutcome(reply, Verdict.IE, INTERNAL_ERROR_MESSAGE, internal_error=f"test {test.name}: {error}")
         if verdict is not None:
-            return reply, verdict, message, None
-        return reply, Verdict.AC if judgement.accepted else Verdict.WA, judgement.message, judgement.score
+            return TestOutcome(reply, verdict, message)
+        return TestOutcome(reply, Verdict.AC if judgement.accepted else Verdict.WA, judgement.message, judgement.score)
 
     async def _check(self, test: TestCase, output: bytes, answer: bytes) -> CheckResult:
         if self.job.checker == FUNCTION_CHECKER:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,10 +15,11 @@ from judge import pool as judge_pool_module
 from judge.checkers import CheckerFlags
 from judge.events import Verdict
 from judge.function_style import FunctionOptions
-from judge.job import JudgeJob, TestCase
+from judge.job import JudgeJob, TestCase, problem_checker_fields, validator_args_for
 from judge.packages import load_package
 from judge.pool import JudgePool
 from judge.validators import MESSAGE_CHARS, ValidatorSpec, cache_key, validator_spec
+from server.packages import package_meta
 
 from .conftest import TEST_SETTINGS, CaseFiles, Judged, judge
 
@@ -398,27 +400,43 @@ async def test_invalid_test_arguments_are_internal_error(pool: JudgePool, case_f
     assert "no_such_flag" in (result.final.internal_error or "")
 
 
-def package_job(root: Path, submission_path: str, **fields) -> JudgeJob:
-    """A job judging one of a package's own submissions with the package's validator."""
+def stored_problem(root: Path) -> tuple[dict, dict[str, str]]:
+    """The package_meta an import stores for the package, and its files by sha256."""
     package = load_package(root)
+    paths = [test.input_path for test in package.tests] + [test.answer_path for test in package.tests]
+    paths += [file.path for file in package.files]
+    stored, blobs = {}, {}
+    for path in paths:
+        data = (root / path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        stored[path] = (digest, len(data))
+        blobs[digest] = data.decode()
+    meta = package_meta(package, stored)
+    return {"package": package, "meta": msgspec.json.decode(msgspec.json.encode(meta))}, blobs
+
+
+def package_job(root: Path, submission_path: str, **fields) -> JudgeJob:
+    """A job judging one of a package's own submissions, built the way a stored problem is."""
+    problem, blobs = stored_problem(root)
+    package = problem["package"]
     submission = next(item for item in package.submissions if item.path == submission_path)
-    group_args = {group.name: tuple(group.settings.get("output_validator_args", ())) for group in package.groups}
+    group_settings = {group.name: group.settings for group in package.groups}
     tests = tuple(
         TestCase(
             name=test.name,
             input_path=str(root / test.input_path),
             answer_path=str(root / test.answer_path),
-            validator_args=group_args[test.group] + tuple(test.settings.get("output_validator_args", ())),
+            validator_args=validator_args_for(group_settings[test.group], test.settings),
         )
         for test in package.tests
     )
-    validator = None
-    if package.checker == "custom":
-        program = package.output_validators[0]
-        files = {path: (root / path).read_text() for path in program.files}
-        validator = validator_spec(program.language, files, entry=program.entry, flags=package.validation.args)
-    if package.function is not None:
-        fields.setdefault("function_options", msgspec.convert(msgspec.to_builtins(package.function), FunctionOptions))
+    checker_fields = problem_checker_fields(
+        problem_type=package.problem_type,
+        checker=package.checker,
+        checker_flags=package.checker_flags,
+        package_meta=problem["meta"],
+        read_text=blobs.__getitem__,
+    )
     fields.setdefault("time_limit_ms", round((package.time_limit.seconds or 2) * 1000))
     return JudgeJob(
         submission_id=submission_path,
@@ -426,9 +444,7 @@ def package_job(root: Path, submission_path: str, **fields) -> JudgeJob:
         source=(root / submission.files[0]).read_text(),
         tests=tests,
         memory_limit_mb=package.memory_limit_mb or 256,
-        checker=package.checker,
-        validator=validator,
-        interactive=package.problem_type == "interactive",
+        **checker_fields,
         **fields,
     )
 
@@ -490,3 +506,43 @@ async def test_cache_key_follows_sources_not_flags() -> None:
     assert cache_key(spec) != cache_key(ValidatorSpec(language="c", sources={"v.c": "int main(){return 42;}"}))
 
 
+
+
+@pytest.mark.parametrize(
+    ("name", "checker", "interactive", "language"),
+    [("shortestpath", "custom", False, "cpp"), ("guess", "custom", True, "python3"), ("twosum", "function", False, None), ("aplusb", "default", False, None)],
+)
+async def test_checker_fields_from_stored_problem(name: str, checker: str, interactive: bool, language: str | None) -> None:
+    problem, blobs = stored_problem(DEMO / name)
+    package = problem["package"]
+    fields = problem_checker_fields(
+        problem_type=package.problem_type,
+        checker=package.checker,
+        checker_flags=package.checker_flags,
+        package_meta=problem["meta"],
+        read_text=blobs.__getitem__,
+    )
+    assert fields["checker"] == checker
+    assert fields["interactive"] is interactive
+    if language is None:
+        assert "validator" not in fields
+    else:
+        assert fields["validator"].language == language
+        program = package.output_validators[0]
+        assert set(fields["validator"].sources) == {Path(path).name for path in program.files}
+    if checker == "function":
+        assert fields["function_options"] == FunctionOptions(unordered=True)
+    JudgeJob(submission_id=1, language="python3", source="", tests=(), time_limit_ms=1000, memory_limit_mb=64, **fields)
+
+
+async def test_checker_fields_reject_bad_settings() -> None:
+    common = dict(problem_type="pass-fail", package_meta={}, read_text=lambda sha: "")
+    with pytest.raises(ValueError, match="checker_flags"):
+        problem_checker_fields(checker="default", checker_flags={"unordered": True}, **common)
+    with pytest.raises(ValueError, match="has none"):
+        problem_checker_fields(checker="custom", checker_flags={}, **common)
+
+
+async def test_validator_args_join_group_and_test() -> None:
+    assert validator_args_for({"output_validator_args": ["a", "b"]}, {"output_validator_args": "c d"}) == ("a", "b", "c", "d")
+    assert validator_args_for(None, None) == ()
