@@ -229,14 +229,16 @@ class JudgePool:
     async def _prepare_validator(self, spec: ValidatorSpec, uid: int) -> PreparedValidator:
         """Return the compiled validator from the cache, compiling it in a sandbox of its own on a miss."""
 
+        image = self._image_of(validator_image(spec))
+
         async def compile() -> CompileOutcome:
-            sandbox = await self._take(self._image_of(validator_image(spec)))
+            sandbox = await self._take(image)
             try:
                 return await compile_validator(sandbox, spec, uid)
             finally:
                 self._release(sandbox)
 
-        return await self.validators.prepare(spec, compile)
+        return await self.validators.prepare(spec, image, compile)
 
     def _image_of(self, recipe: ImageRecipe) -> str:
         try:

@@ -8,8 +8,8 @@ score.txt may hold the test case's score. Anything else, including a crash
 or a timeout, is the problem's fault and ends the judging in IE, never WA.
 
 A validator is compiled once per distinct source: the cache key is a hash of
-its language, files and compile command, and the compiled program is kept
-on the judge host under the cache folder. It runs in a container of its own,
+its language, files, compile command and judge image, and the compiled
+program is kept on the judge host under the cache folder. It runs in a container of its own,
 never the contestant's, with the same hardening, so the submission has no
 access to the validator or the answer files.
 """
@@ -173,9 +173,10 @@ def compile_command(spec: ValidatorSpec) -> list[str]:
     return ["python3", "-c", check, *files]
 
 
-def cache_key(spec: ValidatorSpec) -> str:
+def cache_key(spec: ValidatorSpec, image: str) -> str:
+    """Return the cache key of a validator compiled in `image` (a rebuilt image has new libraries)."""
     digest = hashlib.sha256()
-    digest.update(msgspec.json.encode([CACHE_FORMAT_VERSION, spec.language, compile_command(spec)]))
+    digest.update(msgspec.json.encode([CACHE_FORMAT_VERSION, spec.language, compile_command(spec), image]))
     for name in sorted(spec.sources):
         digest.update(msgspec.json.encode([name, hashlib.sha256(spec.sources[name].encode()).hexdigest()]))
     return digest.hexdigest()[:24]
@@ -220,9 +221,9 @@ class ValidatorCache:
         self._memory: dict[str, PreparedValidator] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def prepare(self, spec: ValidatorSpec, compile: Callable[[], Awaitable[CompileOutcome]]) -> PreparedValidator:
-        """Return the compiled validator, compiling it with `compile` on a cache miss; raises ValidatorError."""
-        key = cache_key(spec)
+    async def prepare(self, spec: ValidatorSpec, image: str, compile: Callable[[], Awaitable[CompileOutcome]]) -> PreparedValidator:
+        """Return the validator compiled in `image`, compiling it with `compile` on a cache miss; raises ValidatorError."""
+        key = cache_key(spec, image)
         if key in self._memory:
             return self._memory[key]
         lock = self._locks.setdefault(key, asyncio.Lock())

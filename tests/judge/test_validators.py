@@ -66,7 +66,7 @@ def compile_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = judge_pool_module.compile_validator
 
     async def counting(sandbox, spec, uid):
-        calls.append(cache_key(spec))
+        calls.append(cache_key(spec, sandbox.image))
         return await real(sandbox, spec, uid)
 
     monkeypatch.setattr(judge_pool_module, "compile_validator", counting)
@@ -271,8 +271,9 @@ int main(int argc, char **argv) {
     assert second.tests[0].message == "expected 42"
     assert third.final.verdict == Verdict.AC, third
     # Flags do not change the program, so all three share one compilation.
-    assert compile_calls == [cache_key(validator)]
-    assert (pool.validators.directory / cache_key(validator) / "validator").is_file()
+    key = cache_key(validator, pool.image_tags["gcc"])
+    assert compile_calls == [key]
+    assert (pool.validators.directory / key / "validator").is_file()
 
 
 async def test_c_validator_with_header(pool: JudgePool, case_files: CaseFiles) -> None:
@@ -294,7 +295,7 @@ async def test_compile_error_cached_as_internal_error(pool: JudgePool, case_file
         assert result.tests == []
         assert "failed to compile" in (result.final.internal_error or "")
         assert "broken.cpp" in (result.final.internal_error or "")
-    assert compile_calls == [cache_key(validator)]
+    assert compile_calls == [cache_key(validator, pool.image_tags["gcc"])]
 
 
 async def test_python_syntax_error_is_internal_error(pool: JudgePool, case_files: CaseFiles) -> None:
@@ -501,9 +502,11 @@ async def test_job_needs_validator_for_custom_checker() -> None:
 
 async def test_cache_key_follows_sources_not_flags() -> None:
     spec = ValidatorSpec(language="cpp", sources={"v.cpp": "int main(){return 42;}"})
-    assert cache_key(spec) == cache_key(msgspec.structs.replace(spec, flags=("a",)))
-    assert cache_key(spec) != cache_key(ValidatorSpec(language="cpp", sources={"v.cpp": "int main(){return 43;}"}))
-    assert cache_key(spec) != cache_key(ValidatorSpec(language="c", sources={"v.c": "int main(){return 42;}"}))
+    key = cache_key(spec, "image:1")
+    assert key == cache_key(msgspec.structs.replace(spec, flags=("a",)), "image:1")
+    assert key != cache_key(spec, "image:2")
+    assert key != cache_key(ValidatorSpec(language="cpp", sources={"v.cpp": "int main(){return 43;}"}), "image:1")
+    assert key != cache_key(ValidatorSpec(language="c", sources={"v.c": "int main(){return 42;}"}), "image:1")
 
 
 
