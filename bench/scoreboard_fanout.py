@@ -40,7 +40,7 @@ DOCS = REPOSITORY / "docs" / "benchmarks.md"
 SECTION = "## Scoreboard fan-out"
 REDIS_URL_BASE = "redis://127.0.0.1:6379"
 POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-CLAIM_KEY = "codearena-bench-claim"
+CLAIM_KEY = "codearena-db-claim"
 CONNECT_CONCURRENCY = 100
 
 

@@ -28,7 +28,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("CODEARENA_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
-CLAIM_KEY = "codearena-test-claim"
+CLAIM_KEY = "codearena-db-claim"
 CLAIM_TTL_S = 900
 
 
