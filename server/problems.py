@@ -128,6 +128,8 @@ async def store_tests(session: AsyncSession, blobs: BlobStore, problem: Problem,
 
 
 async def problem_stats(session: AsyncSession, problem_ids: list[int]) -> dict[int, ProblemStats]:
+    from server.contests import hidden_result_clause
+
     if not problem_ids:
         return {}
     judged = Submission.verdict.is_not(None) & Submission.verdict.not_in((Verdict.CE, Verdict.IE))
@@ -139,7 +141,8 @@ async def problem_stats(session: AsyncSession, problem_ids: list[int]) -> dict[i
             func.count(case((accepted, 1))),
             func.count(func.distinct(case((accepted, Submission.user_id)))),
         )
-        .where(Submission.problem_id.in_(problem_ids))
+        # Results hidden by a scoreboard freeze stay out of the statistics too.
+        .where(Submission.problem_id.in_(problem_ids), ~hidden_result_clause())
         .group_by(Submission.problem_id)
     )
     return {pid: ProblemStats(total, ok, solvers) for pid, total, ok, solvers in rows.all()}

@@ -44,8 +44,14 @@ class LeaderboardRow:
 
 def counted_accepted():
     """Accepted submissions that count in practice statistics."""
+    from server.contests import hidden_result_clause
+
     contest_over = exists().where(Contest.id == Submission.contest_id, Contest.state.in_(_ENDED))
-    return and_(Submission.verdict == Verdict.AC, or_(Submission.contest_id.is_(None), contest_over))
+    return and_(
+        Submission.verdict == Verdict.AC,
+        or_(Submission.contest_id.is_(None), contest_over),
+        ~hidden_result_clause(),
+    )
 
 
 def _points():

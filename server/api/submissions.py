@@ -190,9 +190,11 @@ def _judging_view(judging: Judging) -> JudgingView:
 
 
 def public_clause(viewer: User | None):
-    """Submissions anyone may see: practice or from an ended contest, on a problem visible to the viewer."""
+    """Submissions anyone may see: practice or from an ended and unfrozen contest, on a problem visible to the viewer."""
+    from server.contests import hidden_result_clause
+
     contest_over = exists().where(Contest.id == Submission.contest_id, Contest.state.in_(ENDED_STATES))
-    return and_(or_(Submission.contest_id.is_(None), contest_over), visibility_clause(viewer))
+    return and_(or_(Submission.contest_id.is_(None), contest_over), ~hidden_result_clause(), visibility_clause(viewer))
 
 
 def readable_clause(viewer: User | None):
