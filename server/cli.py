@@ -46,7 +46,14 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def run_server(settings: Settings) -> None:
+    import gc
+
     import uvicorn
+
+    # Each WebSocket delivery allocates short-lived objects, so with the default first-generation
+    # threshold (700) the collector ran often enough to slow a 5,000-socket delta several times over
+    # (bench/scoreboard_fanout.py, docs/benchmarks.md).
+    gc.set_threshold(50_000, 20, 100)
 
     from db.migrate import SchemaOutdatedError
     from server.app import create_app
