@@ -31,11 +31,10 @@ from sqlalchemy.orm import selectinload
 
 from db.blobs import BlobStore
 from db.models import Contest, Judging, Problem, Submission, SubmissionStatus, TestCase, TestResult, Verdict, utcnow
-from judge.checkers import CheckerFlags
 from judge.events import Compiled, Compiling, Final, JudgeEvent, TestFinished
 from judge.job import JudgeJob
-from judge.job import TestCase as JobTestCase
 from judge.languages import LANGUAGES, Language
+from judge.problem_job import StoredProblem, StoredTest, prepare_problem
 from server.live import LiveContext
 from server.queue import Job, JobOutcome, JudgeQueue
 from server.submissions import live_summary, publish_event, reset_to_queued, run_hooks
@@ -156,8 +155,12 @@ class Claim:
     attempt: int
     # Automatic IE retries get no further retry; rejudges by staff do.
     is_automatic_retry: bool
-    job_fields: dict[str, Any]
-    tests: list[tuple[int | None, str, str | None, float, str, str]]
+    language: str
+    source: str
+    stop_on_first_failure: bool
+    problem: StoredProblem
+    # TestCase row id of each test, in judging order.
+    test_ids: list[int]
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     # The first failed test's checker or run-time message, for organizers only.
     failure_message: str | None = None
@@ -249,57 +252,39 @@ class JudgeWorker:
             .options(selectinload(Problem.test_cases).selectinload(TestCase.group))
         )
         assert problem is not None
-        stop_on_first_failure = problem.problem_type != "scoring"
+        ioi_contest = False
         if submission.contest_id is not None:
             contest = await session.get(Contest, submission.contest_id)
-            if contest is not None and contest.scoring == "ioi":
-                stop_on_first_failure = False
-        tests = [
-            (test.id, test.name, test.group.name if test.group else None, test.points, test.input_sha256, test.answer_sha256)
-            for test in problem.test_cases
-        ]
+            ioi_contest = contest is not None and contest.scoring == "ioi"
+        stored = stored_problem(problem)
         return Claim(
             judging_id=judging.id,
             submission_id=submission.id,
             user_id=submission.user_id,
             attempt=judging.attempt,
             is_automatic_retry=judging.attempt > 1 and judging.requested_by_id is None,
-            job_fields={
-                "language": submission.language,
-                "source": submission.code,
-                "time_limit_ms": problem.time_limit_ms,
-                "memory_limit_mb": problem.memory_limit_mb,
-                "output_limit_kb": problem.output_limit_kb,
-                "checker": problem.checker,
-                "checker_flags": dict(problem.checker_flags or {}),
-                "stop_on_first_failure": stop_on_first_failure,
-            },
-            tests=tests,
+            language=submission.language,
+            source=submission.code,
+            stop_on_first_failure=stored.stops_on_first_failure(ioi_contest),
+            problem=stored,
+            test_ids=[test.id for test in problem.test_cases],
         )
 
     async def _build_job(self, claim: Claim) -> JudgeJob:
-        tests = []
-        for _test_id, name, group, points, input_sha, answer_sha in claim.tests:
-            tests.append(
-                JobTestCase(
-                    name=name,
-                    input_path=str(await self.test_data.path_of(input_sha)),
-                    answer_path=str(await self.test_data.path_of(answer_sha)),
-                    group=group,
-                    points=points,
-                )
-            )
-        fields = dict(claim.job_fields)
-        # TODO: problems with checker custom or function and interactive problems end in IE: the job gets no
-        # output validator, function options or interactor from Problem.package_meta yet.
-        fields["checker_flags"] = CheckerFlags(**fields["checker_flags"])
-        return JudgeJob(submission_id=claim.submission_id, attempt=claim.attempt, tests=tuple(tests), **fields)
+        prepared = await prepare_problem(claim.problem, self.test_data.path_of)
+        return prepared.job(
+            submission_id=claim.submission_id,
+            attempt=claim.attempt,
+            language=claim.language,
+            source=claim.source,
+            stop_on_first_failure=claim.stop_on_first_failure,
+        )
 
     async def _judge(self, claim: Claim) -> Final | None:
         """Run the job and store each event; return the Final event, or None when the lease was lost."""
         try:
             job = await self._build_job(claim)
-        except (TestDataUnavailableError, ValueError, TypeError, OSError) as exc:
+        except (TestDataUnavailableError, ValueError, TypeError, LookupError, OSError) as exc:
             if isinstance(exc, TestDataUnavailableError) and exc.transient:
                 raise
             logger.error("submission %d attempt %d: cannot build the judge job: %s", claim.submission_id, claim.attempt, exc)
@@ -348,9 +333,9 @@ class JudgeWorker:
             time_ms=0,
             memory_kb=0,
             passed=0,
-            total=len(claim.tests),
+            total=len(claim.problem.tests),
             score=0.0,
-            max_score=sum(test[3] for test in claim.tests),
+            max_score=claim.problem.max_score,
             internal_error=reason,
         )
 
@@ -368,7 +353,7 @@ class JudgeWorker:
             if isinstance(event, Compiled):
                 judging.compile_output = event.output
             elif isinstance(event, TestFinished):
-                test_id = claim.tests[event.index][0] if event.index < len(claim.tests) else None
+                test_id = claim.test_ids[event.index] if event.index < len(claim.test_ids) else None
                 session.add(
                     TestResult(
                         judging_id=claim.judging_id,
@@ -476,6 +461,31 @@ class JudgeWorker:
             await publish_event(self.live, claim.submission_id, claim.user_id, "final", live_summary(submission))
             await run_hooks(self.live, self.live.on_judged, claim.submission_id, "on_judged")
         return JobOutcome.DONE
+
+
+def stored_problem(problem: Problem) -> StoredProblem:
+    """Copy what the judge job needs out of a Problem row loaded with its test cases and their groups."""
+    tests = tuple(
+        StoredTest(
+            name=test.name,
+            input_sha256=test.input_sha256,
+            answer_sha256=test.answer_sha256,
+            group=test.group.name if test.group else None,
+            points=test.points,
+            group_settings=dict(test.group.settings or {}) if test.group else {},
+        )
+        for test in problem.test_cases
+    )
+    return StoredProblem(
+        problem_type=problem.problem_type,
+        checker=problem.checker,
+        checker_flags=dict(problem.checker_flags or {}),
+        package_meta=problem.package_meta,
+        time_limit_ms=problem.time_limit_ms,
+        memory_limit_mb=problem.memory_limit_mb,
+        output_limit_kb=problem.output_limit_kb,
+        tests=tests,
+    )
 
 
 def _apply_final(judging: Judging, final: Final) -> None:

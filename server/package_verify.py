@@ -2,9 +2,12 @@
 
 The package is imported into a scratch space (a temporary data folder and
 SQLite database), so a package that verifies also imports. The submissions
-then run in the real judge (JudgePool). When the package gives no time limit,
-the accepted submissions are first timed under a generous limit and the
-limit is derived from their times as the package format prescribes.
+then run in the real judge (JudgePool). Their judge jobs come from the stored
+problem through judge/problem_job.py, as the judge worker's do, so output
+validators, interactors, function style and validator arguments work as in
+a contest. When the package gives no time limit, the accepted submissions
+are first timed under a generous limit and the limit is derived from their
+times as the package format prescribes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,13 +28,13 @@ from db.blobs import BlobStore
 from db.engine import create_engine, create_session_factory
 from db.migrate import upgrade
 from db.models import Problem, TestCase
-from judge.checkers import CHECKERS, CheckerFlags
+from judge import function_style
 from judge.events import Final
-from judge.function_style import build_program
 from judge.job import JudgeJob
-from judge.job import TestCase as JudgeTestCase
 from judge.languages import LANGUAGES_BY_ID
 from judge.packages import LoadOptions, Package, PackageError, derive_time_limit, load_package, open_package
+from judge.problem_job import PreparedProblem, StoredProblem, prepare_problem
+from judge.worker import stored_problem
 from server.packages import import_package
 from server.settings import Settings
 
@@ -38,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 # Time limit while the accepted submissions are timed to derive the real one.
 TIMING_LIMIT_MS = 10_000
+_MIGRATION_LOCK = threading.Lock()
 
 
 class SubmissionResult(msgspec.Struct, kw_only=True):
@@ -65,43 +70,24 @@ class VerifyReport(msgspec.Struct, kw_only=True):
 
 
 def _skip_reason(package: Package, submission) -> str | None:
-    if package.checker not in CHECKERS:
-        return f"the judge has no {package.checker!r} checker yet"
     if submission.language not in LANGUAGES_BY_ID:
         return f"language {submission.language or 'unknown'} is not judged here"
     if len(submission.files) != 1:
         return "programs of several files are not judged here"
-    if package.function is not None and submission.language not in ("python3", "javascript"):
-        return "function-style problems take Python 3 or JavaScript"
+    if package.function is not None and submission.language not in function_style.SUPPORTED_LANGUAGES:
+        return f"function-style problems take {' or '.join(function_style.SUPPORTED_LANGUAGES)}"
     return None
 
 
-def _job(package: Package, problem: Problem, blobs: BlobStore, submission, time_limit_ms: int, index: int) -> JudgeJob:
+def _job(package: Package, prepared: PreparedProblem, submission, time_limit_ms: int, index: int) -> JudgeJob:
+    # Function-style sources go in as written: the judge adds the harness itself.
     source = (Path(package.root) / submission.files[0]).read_text(encoding="utf-8", errors="replace")
-    if package.function is not None:
-        source = build_program(submission.language, source)
-    tests = tuple(
-        JudgeTestCase(
-            name=test.name,
-            input_path=str(blobs.path_of(test.input_sha256)),
-            answer_path=str(blobs.path_of(test.answer_sha256)),
-            group=test.group.name if test.group else None,
-            points=test.points,
-        )
-        for test in problem.test_cases
-    )
-    flags = CheckerFlags(**problem.checker_flags) if problem.checker in ("default", "exact") else CheckerFlags()
-    return JudgeJob(
+    return prepared.job(
         submission_id=f"verify-{index}",
         language=submission.language,
         source=source,
-        tests=tests,
+        stop_on_first_failure=prepared.problem.stops_on_first_failure(),
         time_limit_ms=time_limit_ms,
-        memory_limit_mb=problem.memory_limit_mb,
-        output_limit_kb=problem.output_limit_kb,
-        checker=problem.checker,
-        checker_flags=flags,
-        stop_on_first_failure=problem.problem_type != "scoring",
     )
 
 
@@ -114,10 +100,10 @@ async def _final(pool, job: JudgeJob) -> Final:
     return final
 
 
-async def _scratch_import(package: Package, settings: Settings, scratch: Path) -> tuple[Problem, BlobStore]:
+async def _scratch_import(package: Package, settings: Settings, scratch: Path) -> tuple[str, StoredProblem, BlobStore]:
     database = scratch / "verify.sqlite3"
     url = f"sqlite+aiosqlite:///{database}"
-    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(_upgrade, url)
     blobs = BlobStore(scratch / "blobs")
     engine = create_engine(url)
     try:
@@ -128,9 +114,15 @@ async def _scratch_import(package: Package, settings: Settings, scratch: Path) -
                 .where(Problem.id == result.problem_id)
                 .options(selectinload(Problem.test_cases).selectinload(TestCase.group))
             )
-            return problem, blobs
+            return problem.slug, stored_problem(problem), blobs
     finally:
         await engine.dispose()
+
+
+def _upgrade(url: str) -> None:
+    # Alembic keeps the running migration in module globals, so packages verified at once migrate one by one.
+    with _MIGRATION_LOCK:
+        upgrade(url)
 
 
 async def verify_package(
@@ -145,19 +137,30 @@ async def verify_package(
     try:
         with open_package(path, options) as (root, short_name):
             package = await asyncio.to_thread(load_package, root, short_name, options)
-            problem, blobs = await _scratch_import(package, settings, scratch)
+            slug, problem, blobs = await _scratch_import(package, settings, scratch)
+
+            async def path_of(sha256: str) -> Path:
+                return blobs.path_of(sha256)
+
+            try:
+                prepared = await prepare_problem(problem, path_of)
+            except ValueError as exc:
+                prepared = f"the judge cannot check this problem: {exc}"
             async with pool_factory() as pool:
-                return await _judge_all(package, problem, blobs, pool, progress)
+                return await _judge_all(package, slug, problem, prepared, pool, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _judge_all(package: Package, problem: Problem, blobs: BlobStore, pool, progress) -> VerifyReport:
+async def _judge_all(
+    package: Package, slug: str, problem: StoredProblem, prepared: PreparedProblem | str, pool, progress
+) -> VerifyReport:
+    """Judge the package's submissions. A str `prepared` is the reason the problem cannot be judged: all are skipped."""
     warnings = list(package.warnings)
     runnable = []
     results: dict[str, SubmissionResult] = {}
     for submission in package.submissions:
-        reason = _skip_reason(package, submission)
+        reason = prepared if isinstance(prepared, str) else _skip_reason(package, submission)
         if reason is None and submission.verdicts:
             runnable.append(submission)
             continue
@@ -171,7 +174,7 @@ async def _judge_all(package: Package, problem: Problem, blobs: BlobStore, pool,
     if package.time_limit.seconds is None:
         accepted = [submission for submission in runnable if submission.expected == "accepted"]
         finals = await asyncio.gather(
-            *(_final(pool, _job(package, problem, blobs, item, TIMING_LIMIT_MS, index)) for index, item in enumerate(accepted))
+            *(_final(pool, _job(package, prepared, item, TIMING_LIMIT_MS, index)) for index, item in enumerate(accepted))
         )
         times = [
             final.time_ms / 1000 / LANGUAGES_BY_ID[item.language].time_multiplier
@@ -188,7 +191,7 @@ async def _judge_all(package: Package, problem: Problem, blobs: BlobStore, pool,
             warnings.extend(derived.warnings)
 
     async def judge(index: int, submission) -> SubmissionResult:
-        final = await _final(pool, _job(package, problem, blobs, submission, time_limit_ms, index))
+        final = await _final(pool, _job(package, prepared, submission, time_limit_ms, index))
         verdict = str(final.verdict)
         result = SubmissionResult(
             path=submission.path,
@@ -206,6 +209,4 @@ async def _judge_all(package: Package, problem: Problem, blobs: BlobStore, pool,
     for result in await asyncio.gather(*(judge(index, item) for index, item in enumerate(runnable))):
         results[result.path] = result
     ordered = [results[submission.path] for submission in package.submissions]
-    return VerifyReport(
-        slug=problem.slug, time_limit_ms=time_limit_ms, time_limit_source=source, results=ordered, warnings=warnings
-    )
+    return VerifyReport(slug=slug, time_limit_ms=time_limit_ms, time_limit_source=source, results=ordered, warnings=warnings)
