@@ -74,14 +74,17 @@ class PreparedProblem:
         attempt: int = 1,
         time_limit_ms: int | None = None,
     ) -> JudgeJob:
-        """Build the job of one submission; raises ValueError when the submission or problem is invalid."""
+        """Build the job of one submission, under `time_limit_ms` if given, else the problem's time limit.
+
+        Raises ValueError when the submission or the problem is invalid.
+        """
         return JudgeJob(
             submission_id=submission_id,
             attempt=attempt,
             language=language,
             source=source,
             tests=self.tests,
-            time_limit_ms=time_limit_ms or self.problem.time_limit_ms,
+            time_limit_ms=self.problem.time_limit_ms if time_limit_ms is None else time_limit_ms,
             memory_limit_mb=self.problem.memory_limit_mb,
             output_limit_kb=self.problem.output_limit_kb,
             stop_on_first_failure=stop_on_first_failure,
