@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from db.blobs import BlobStore
 from db.engine import create_engine, create_session_factory
@@ -20,6 +19,7 @@ from db.migrate import ensure_schema_current
 from realtime.hub import Hub, create_channels_plugin
 from realtime.rankings import MemoryRankings, RedisRankings
 from server.accounts import Accounts
+from server.api.docs import swagger_plugin
 from server.contests import advance_all, run_clock
 from server.deps import provide_session
 from server.errors import exception_handlers
@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> Litestar:
             title="CodeArena",
             version="0.1.0",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[swagger_plugin()],
         ),
     )
 

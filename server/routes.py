@@ -15,6 +15,7 @@ from server.api.submissions import ProblemRejudgeController, SubmissionsControll
 from server.api.users import UsersController
 from server.api.ws import WEBSOCKET_HANDLERS
 from server.api.ws_contests import WS_HANDLERS as CONTEST_WS_HANDLERS
+from server.api.docs import swagger_assets
 from server.web.pages import WEB_HANDLERS
 
 ROUTE_HANDLERS: list = [
@@ -33,4 +34,5 @@ ROUTE_HANDLERS: list = [
     ClarificationsController,
     *CONTEST_WS_HANDLERS,
     *WEB_HANDLERS,
+    swagger_assets,
 ]

@@ -32,3 +32,6 @@ async def test_openapi_docs_served(client):
     assert "/api/v1/auth/login" in schema.json()["paths"]
     assert page.status_code == 200
     assert "swagger" in page.text.lower()
+    # The page loads its assets from this server, never from a CDN.
+    assert "https://" not in page.text
+    assert (await client.get("/static/swagger-ui/swagger-ui-bundle.js")).status_code == 200
