@@ -132,10 +132,12 @@ async def create_contest(organizer: DemoClient, minutes: float) -> int:
     response = await organizer.request("POST", "/api/v1/contests", json=body)
     response.raise_for_status()
     contest_id = response.json()["id"]
-    for action in ("publish", "start"):
-        response = await organizer.request("POST", f"/api/v1/contests/{contest_id}/{action}")
-        if response.status_code >= 400:
-            logger.warning("demo contest %d: %s returned %d: %s", contest_id, action, response.status_code, response.text)
+    response = await organizer.request("POST", f"/api/v1/contests/{contest_id}/publish")
+    response.raise_for_status()
+    # Publishing a contest whose start time has come lets the contest clock start it; start it only if not.
+    if response.json()["state"] in ("draft", "scheduled"):
+        response = await organizer.request("POST", f"/api/v1/contests/{contest_id}/start")
+        response.raise_for_status()
     return contest_id
 
 
@@ -153,9 +155,21 @@ def bot_plan(randomizer: random.Random, skill: float) -> list[ExampleSubmission]
     return plan
 
 
+EXPECTED_VERDICTS = {
+    "accepted": "AC",
+    "wrong_answer": "WA",
+    "time_limit_exceeded": "TLE",
+    "run_time_error": "RTE",
+    "memory_limit_exceeded": "MLE",
+    "output_limit_exceeded": "OLE",
+    "compile_error": "CE",
+}
+
+
 async def run_bot(base_url: str, name: str, password: str, contest_id: int, minutes: float, seed: int) -> None:
     randomizer = random.Random(seed)
     client = DemoClient(base_url, f"bot-{name}", password)
+    submitted: list[tuple[int, ExampleSubmission]] = []
     try:
         await client.login()
         await client.request("POST", f"/api/v1/contests/{contest_id}/register")
@@ -177,10 +191,31 @@ async def run_bot(base_url: str, name: str, password: str, contest_id: int, minu
                 response = await client.request("POST", "/api/v1/submissions", json=body)
             logger.info("bot-%s submitted %s (%s, expected %s): HTTP %d",
                         name, example.slug, example.language, example.expected, response.status_code)
+            if response.status_code == 202:
+                submitted.append((response.json()["id"], example))
+        await check_verdicts(client, submitted)
     except httpx.HTTPError as exc:
         logger.warning("bot-%s stopped: %s", name, exc)
     finally:
         await client.close()
+
+
+async def check_verdicts(client: DemoClient, submitted: list[tuple[int, ExampleSubmission]]) -> None:
+    """Wait for the bot's verdicts and warn about any that differ from the package's expectation."""
+    matched = 0
+    for submission_id, example in submitted:
+        for _ in range(600):
+            body = (await client.request("GET", f"/api/v1/submissions/{submission_id}")).json()
+            if body.get("status") == "JUDGED":
+                break
+            await asyncio.sleep(0.5)
+        expected = EXPECTED_VERDICTS.get(example.expected)
+        if body.get("verdict") == expected:
+            matched += 1
+        else:
+            logger.warning("%s: submission %d on %s (%s) got %s, its package expects %s",
+                           client.username, submission_id, example.slug, example.language, body.get("verdict"), expected)
+    logger.info("%s: %d of %d verdicts as the packages expect", client.username, matched, len(submitted))
 
 
 async def wait_until_up(base_url: str, timeout_s: float = 120) -> None:
@@ -217,8 +252,9 @@ async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
     for name in BOT_NAMES[:bots]:
         await ensure_account(session_factory, accounts, f"bot-{name}", bot_password, Role.CONTESTANT)
     await engine.dispose()
-    credentials = settings.data_dir / "demo-organizer.txt"
-    credentials.write_text(f"username: {ORGANIZER}\npassword: {organizer_password}\n")
+    # The password alone on the first line, the format `--password-file` options read.
+    credentials = settings.data_dir / "demo-organizer-password.txt"
+    credentials.write_text(f"{organizer_password}\n")
     credentials.chmod(0o600)
 
     server = uvicorn.Server(
@@ -232,6 +268,7 @@ async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
         )
     )
     serving = asyncio.create_task(server.serve())
+    bots_done: asyncio.Future | None = None
     base_url = f"http://{settings.server.host}:{settings.server.port}"
     try:
         await wait_until_up(base_url)
@@ -249,13 +286,17 @@ async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
             f"{bots} bots submit over the next {minutes:g} minutes; press Ctrl+C to stop.\n",
             flush=True,
         )
-        bot_tasks = [
-            asyncio.create_task(run_bot(base_url, name, bot_password, contest_id, minutes, seed))
-            for seed, name in enumerate(BOT_NAMES[:bots])
-        ]
-        await asyncio.gather(*bot_tasks)
-        logger.info("the bots are done; the server keeps running")
-        await serving
+        bots_done = asyncio.gather(
+            *(run_bot(base_url, name, bot_password, contest_id, minutes, seed) for seed, name in enumerate(BOT_NAMES[:bots]))
+        )
+        # Ctrl+C stops the server first; the bots must stop with it instead of retrying a dead server.
+        await asyncio.wait({serving, bots_done}, return_when=asyncio.FIRST_COMPLETED)
+        if bots_done.done() and not serving.done():
+            logger.info("the bots are done; the server keeps running until Ctrl+C")
+            await serving
     finally:
+        if bots_done is not None and not bots_done.done():
+            bots_done.cancel()
+            await asyncio.gather(bots_done, return_exceptions=True)
         server.should_exit = True
         await asyncio.gather(serving, return_exceptions=True)
