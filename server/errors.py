@@ -39,6 +39,20 @@ _NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `([^`]+)`")
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
+_REGEX = re.compile(r"^Expected `str` matching regex '(.*)'$")
+
+
+def _plain_message(message: str) -> str:
+    """Reword msgspec messages a user cannot act on as they are."""
+    regex = _REGEX.match(message)
+    if regex:
+        # msgspec shows the pattern with its backslashes escaped once more.
+        return f"does not have the expected format (pattern {regex.group(1).replace(chr(92) * 2, chr(92))})"
+    if message in ("'data'", ""):
+        return "the request body is missing; send a JSON object"
+    return message
+
+
 def _name_field(key: Any, message: str) -> tuple[Any, str]:
     """Name the body field msgspec complains about; Litestar reports those under the key `data`."""
     at_path = _AT_PATH.search(message)
@@ -52,7 +66,7 @@ def _name_field(key: Any, message: str) -> tuple[Any, str]:
         key = f"{key}.{named.group(1)}"
     if key == "data":
         key = None
-    return key, message
+    return key, _plain_message(message)
 
 
 def _validation_errors(extra: Any) -> list[dict[str, Any]]:

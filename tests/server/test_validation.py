@@ -74,3 +74,18 @@ async def test_oversized_body_rejected(client, app, organizer):
     )
 
     assert response.status_code == 413
+
+
+async def test_empty_body_message_says_missing(client):
+    response = await client.post(REGISTER, content=b"", headers={"content-type": "application/json"})
+
+    assert response.status_code == 400
+    assert "request body is missing" in response.json()["detail"]
+
+
+async def test_pattern_error_shows_plain_pattern(client):
+    response = await client.post(REGISTER, json={"username": "alice", "email": "nope", "password": "secret123"})
+
+    detail = response.json()["detail"]
+    assert "expected format" in detail
+    assert "\\\\" not in detail
