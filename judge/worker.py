@@ -353,6 +353,9 @@ class JudgeWorker:
             if isinstance(event, Compiled):
                 judging.compile_output = event.output
             elif isinstance(event, TestFinished):
+                if event.group is not None and event.group_score is not None:
+                    # IOI boards take the best of each group across submissions, so keep each group's score.
+                    judging.group_scores = {**judging.group_scores, event.group: event.group_score}
                 test_id = claim.test_ids[event.index] if event.index < len(claim.test_ids) else None
                 session.add(
                     TestResult(

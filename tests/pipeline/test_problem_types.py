@@ -203,3 +203,31 @@ async def test_worker_fetches_validator_sources(tmp_path, postgres_url, redis_ur
         assert cache.exists(sha256), f"{source} was not fetched into the worker's cache"
     assert not (tmp_path / "worker-data" / "blobs").exists()
     assert worker.stop() == 0, worker.log()[-3000:]
+
+
+async def test_scoring_groups_stored_per_judging(client, db, organizer, contestant, tmp_path):
+    from sqlalchemy import select
+
+    from db.models import Judging
+
+    response = await client.post(
+        "/api/v1/problems/import",
+        content=package_zip("maxsubarray", tmp_path),
+        headers={**organizer.headers, "Content-Type": "application/zip"},
+    )
+    assert response.status_code == 201, response.text
+    body = {
+        "problem_id": response.json()["problem_id"],
+        "language": "python3",
+        "code": submission_code("maxsubarray", "wrong_answer/total_sum.py"),
+    }
+    submitted = await client.post("/api/v1/submissions", json=body, headers=contestant.headers)
+    detail = await wait_judged(client, contestant, submitted.json()["id"])
+
+    async with db() as session:
+        judging = await session.scalar(select(Judging).where(Judging.submission_id == detail["id"]))
+    # The package expects this submission to earn 30 of 100 points, all from its groups.
+    assert detail["score"] == 30
+    assert judging.group_scores
+    assert sum(judging.group_scores.values()) == detail["score"]
+    assert all(name.startswith("secret/") or name.startswith("sample") for name in judging.group_scores)
