@@ -125,9 +125,17 @@ def test_verify_passes_validator_args(judge_ready, tmp_path):
     assert "2 as expected, 0 mismatched, 0 skipped" in result.output
 
 
-async def test_verify_every_demo_package(judge_ready, tmp_path):
+async def test_verify_every_demo_package(judge_ready, tmp_path, import_folder, db, blobs):
+    """Verify every demo package, and the package each one exports after an import, with the same verdicts."""
     from judge.pool import JudgePool
+    from server.package_export import export_problem
     from server.package_verify import verify_package
+
+    exported = {}
+    for name in DEMO_NAMES:
+        await import_folder(DEMO_PROBLEMS / name)
+        async with db() as session:
+            exported[name] = await export_problem(session, blobs, name, tmp_path / "exported")
 
     settings = make_settings(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}")
     # One pool for all packages, verified at once: as many submissions run together as there are cores.
@@ -139,14 +147,16 @@ async def test_verify_every_demo_package(judge_ready, tmp_path):
         yield pool
 
     started = time.monotonic()
+    folders = [DEMO_PROBLEMS / name for name in DEMO_NAMES] + [exported[name] for name in DEMO_NAMES]
     try:
-        reports = await asyncio.gather(*(verify_package(DEMO_PROBLEMS / name, settings, shared_pool) for name in DEMO_NAMES))
+        all_reports = await asyncio.gather(*(verify_package(folder, settings, shared_pool) for folder in folders))
     finally:
         await pool.close()
-    print(f"verified {len(DEMO_NAMES)} demo packages in {time.monotonic() - started:.1f} s")
+    print(f"verified {len(folders)} packages in {time.monotonic() - started:.1f} s")
+    reports, exported_reports = all_reports[: len(DEMO_NAMES)], all_reports[len(DEMO_NAMES) :]
 
     assert len(DEMO_NAMES) == 8
-    for name, report in zip(DEMO_NAMES, reports):
+    for name, report, exported_report in zip(DEMO_NAMES, reports, exported_reports):
         submissions = sorted(
             path.relative_to(DEMO_PROBLEMS / name).as_posix() for path in (DEMO_PROBLEMS / name / "submissions").rglob("*.*")
         )
@@ -156,6 +166,10 @@ async def test_verify_every_demo_package(judge_ready, tmp_path):
         assert report.mismatches == [], (name, summary)
         for result in report.results:
             assert result.verdict in result.allowed, (name, result)
+        # An exported package judges the same submissions to the same verdicts.
+        verdicts = {result.path: result.verdict for result in report.results}
+        exported_verdicts = {result.path: result.verdict for result in exported_report.results}
+        assert exported_verdicts == verdicts, name
 
 
 def test_verify_invalid_package(tmp_path):
