@@ -1,9 +1,9 @@
 """`codearena demo`: a running contest with bot contestants, judged for real.
 
 The demo imports the packages under demo/problems, creates an organizer and a
-few bot accounts, opens a contest that starts now, then serves the app while
-the bots submit the packages' own accepted and wrong solutions over the HTTP
-API, spread over a few minutes. Everything goes through the same code paths
+few bot accounts, and opens a contest that starts now. It then serves the app
+while the bots submit the packages' own accepted and wrong solutions over the
+HTTP API, spread over a few minutes. Everything goes through the same code paths
 as real users: the API, the queue, the judge in Docker and the live channels.
 """
 
@@ -227,7 +227,7 @@ async def wait_until_up(base_url: str, timeout_s: float = 120) -> None:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    raise RuntimeError(f"the server at {base_url} did not answer within {timeout_s:.0f} s")
+    raise RuntimeError(f"the server at {base_url} did not respond within {timeout_s:.0f} s")
 
 
 async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
@@ -245,7 +245,7 @@ async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
     imported = await import_demo_problems(settings, session_factory)
     logger.info("imported demo problems: %s", ", ".join(imported) or "none new")
 
-    # A fresh organizer password per run, written where only this machine's users read it.
+    # A fresh organizer password per run, in a file only its owner can read.
     organizer_password = secrets.token_urlsafe(12)
     bot_password = secrets.token_urlsafe(12)
     await ensure_account(session_factory, accounts, ORGANIZER, organizer_password, Role.ORGANIZER)
