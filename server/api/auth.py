@@ -57,8 +57,8 @@ class OwnProfile(UserProfile):
     is_active: bool
 
 
-def own_profile(user: User, solved: int) -> OwnProfile:
-    return OwnProfile(
+def public_profile(user: User, solved: int) -> UserProfile:
+    return UserProfile(
         id=user.id,
         username=user.username,
         role=user.role.value,
@@ -66,9 +66,13 @@ def own_profile(user: User, solved: int) -> OwnProfile:
         avatar_url=user.avatar_url,
         solved_count=solved,
         created_at=user.created_at,
-        email=user.email,
-        is_active=user.is_active,
     )
+
+
+def own_profile(user: User, solved: int) -> OwnProfile:
+    """Return the profile with the fields only its owner sees."""
+    public = msgspec.structs.asdict(public_profile(user, solved))
+    return OwnProfile(**public, email=user.email, is_active=user.is_active)
 
 
 class AuthController(Controller):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Role, User
 from server.accounts import solved_counts
-from server.api.auth import Email, OwnProfile, UserProfile, own_profile
+from server.api.auth import Email, OwnProfile, UserProfile, own_profile, public_profile
 from server.deps import provide_current_user, require_admin
 from server.errors import ConflictError
 
@@ -37,18 +37,6 @@ class UserPage(msgspec.Struct):
     total: int
     page: int
     per_page: int
-
-
-def public_profile(user: User, solved: int) -> UserProfile:
-    return UserProfile(
-        id=user.id,
-        username=user.username,
-        role=user.role.value,
-        bio=user.bio,
-        avatar_url=user.avatar_url,
-        solved_count=solved,
-        created_at=user.created_at,
-    )
 
 
 async def find_user(session: AsyncSession, id_or_username: str) -> User:

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from judge.images import image_exists, image_tag
 from judge.languages import PYTHON_IMAGE
@@ -312,3 +313,20 @@ async def redis_url() -> AsyncIterator[str]:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for server and worker processes, dropped afterwards."""
+    import asyncpg
+
+    base = make_url(os.environ.get("CODEARENA_TEST_DATABASE_URL") or DEFAULT_POSTGRES_URL)
+    admin_url = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    name = f"codearena_pipeline_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -10,25 +10,20 @@ final event, and the leaderboard must match one recomputed from the rows.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import msgspec
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from db.engine import create_engine
 from db.models import utcnow
 from server.stats import DIFFICULTY_POINTS
 from tests.pipeline.conftest import (
     CODEARENA,
-    DEFAULT_POSTGRES_URL,
     EXPECTED,
     PROGRAMS,
     Api,
@@ -47,22 +42,6 @@ PER_USER = 10
 KINDS = ["AC", "WA", "RTE", "TLE", "CE"]
 CLAIM_TIMEOUT_S = 3
 WORKER_TOKEN = "worker-token-for-the-integration-test"
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    import asyncpg
-
-    base = make_url(os.environ.get("CODEARENA_TEST_DATABASE_URL") or DEFAULT_POSTGRES_URL)
-    admin_url = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    name = f"codearena_pipeline_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def plan() -> list[tuple[int, str, str]]:

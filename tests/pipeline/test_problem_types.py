@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from db.blobs import BlobStore
 from judge.images import image_exists, image_tag
@@ -28,7 +24,6 @@ from tests.conftest import make_settings
 from tests.packages.conftest import DEMO_PROBLEMS, zip_folder
 from tests.pipeline.conftest import (
     CODEARENA,
-    DEFAULT_POSTGRES_URL,
     Api,
     Process,
     base_environment,
@@ -85,23 +80,6 @@ def settings(tmp_path, database_url, gcc_image_ready):
         judge={"embedded": True, "concurrency": 2, "warm_containers": 1, "disabled_languages": DISABLED_LANGUAGES},
         limits={"submissions_per_minute": 100},
     )
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database for a server and a worker process, dropped afterwards."""
-    import asyncpg
-
-    base = make_url(os.environ.get("CODEARENA_TEST_DATABASE_URL") or DEFAULT_POSTGRES_URL)
-    admin_url = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    name = f"codearena_types_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def package_zip(name: str, folder: Path) -> bytes:
