@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from litestar.channels import ChannelsPlugin
@@ -64,8 +64,35 @@ def decode(payload: bytes) -> Envelope:
     return _decoder.decode(payload)
 
 
+class _SeqOnly(msgspec.Struct):
+    seq: int
+
+
+class Delivery(NamedTuple):
+    """One published envelope as it goes to a client: its seq and its JSON text."""
+
+    seq: int
+    text: str
+
+
+_seq_decoder = msgspec.json.Decoder(_SeqOnly)
+# Every subscriber of a channel receives the same payload object, so one parse serves them all.
+_recent_deliveries: dict[bytes, Delivery] = {}
+_RECENT_DELIVERIES_MAX = 256
+
+
+def _delivery(payload: bytes) -> Delivery:
+    delivery = _recent_deliveries.get(payload)
+    if delivery is None:
+        delivery = Delivery(_seq_decoder.decode(payload).seq, payload.decode())
+        if len(_recent_deliveries) >= _RECENT_DELIVERIES_MAX:
+            del _recent_deliveries[next(iter(_recent_deliveries))]
+        _recent_deliveries[payload] = delivery
+    return delivery
+
+
 class Subscription:
-    """Envelopes of one channel for one client, in seq order, without duplicates."""
+    """Deliveries of one channel for one client, in seq order, without duplicates."""
 
     def __init__(self, hub: Hub, channel: str, subscriber: Any) -> None:
         self._hub = hub
@@ -77,16 +104,16 @@ class Subscription:
         """Ignore live envelopes up to `seq`, which the client already has from a snapshot or replay."""
         self.last_seq = max(self.last_seq, seq)
 
-    async def __aiter__(self) -> AsyncIterator[Envelope]:
+    async def __aiter__(self) -> AsyncIterator[Delivery]:
         async for payload in self._subscriber.iter_events():
-            envelope = decode(payload)
-            if envelope.seq <= self.last_seq:
+            delivery = _delivery(payload)
+            if delivery.seq <= self.last_seq:
                 continue
-            if self.last_seq and envelope.seq != self.last_seq + 1:
+            if self.last_seq and delivery.seq != self.last_seq + 1:
                 # The subscriber's bounded queue dropped envelopes: the client must resync.
-                raise SlowSubscriberError(f"{self.channel}: expected seq {self.last_seq + 1}, got {envelope.seq}")
-            self.last_seq = envelope.seq
-            yield envelope
+                raise SlowSubscriberError(f"{self.channel}: expected seq {self.last_seq + 1}, got {delivery.seq}")
+            self.last_seq = delivery.seq
+            yield delivery
 
 
 class Hub:

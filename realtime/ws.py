@@ -2,7 +2,7 @@
 
 Protocol: the server sends JSON envelopes `{type, seq, at, data}`. The first
 is a `snapshot` (seq = the channel's seq it reflects) unless the client passed
-`?since=SEQ` and the history still holds everything after SEQ, in which case
+`?since=SEQ` and the history still contains everything after SEQ, in which case
 the missed envelopes come first. A client may send `{"type": "ping"}` and gets
 a `pong`; any other, malformed or oversized message closes that socket with
 1008 (policy violation). A client too slow to keep up is closed with 1013 and
@@ -46,14 +46,18 @@ def parse_since(raw: str | None) -> int | None:
     return int(raw)
 
 
-async def _send(socket: WebSocket, envelope: Envelope) -> None:
+async def _send_text(socket: WebSocket, text: str) -> None:
     # asyncio.timeout, unlike wait_for on Python 3.11, creates no task per send: that matters with thousands of sockets.
     async with asyncio.timeout(SEND_TIMEOUT_S):
-        await socket.send_data(encode(envelope).decode(), mode="text")
+        await socket.send_data(text, mode="text")
+
+
+async def _send(socket: WebSocket, envelope: Envelope) -> None:
+    await _send_text(socket, encode(envelope).decode())
 
 
 async def _read_client(socket: WebSocket) -> int:
-    """Answer pings until the client leaves; return the close code to use on a bad message."""
+    """Reply to pings until the client leaves; return the close code to use on a bad message."""
     while True:
         try:
             raw = await socket.receive_data(mode="text")
@@ -95,8 +99,9 @@ async def serve_channel(
                 subscription.skip_through(envelope.seq)
 
         async def forward() -> int:
-            async for envelope in subscription:
-                await _send(socket, envelope)
+            # Live envelopes go out as published, without decoding and re-encoding them per client.
+            async for delivery in subscription:
+                await _send_text(socket, delivery.text)
             return 0
 
         reader = asyncio.create_task(_read_client(socket))
