@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> Litestar:
         except Exception:
             await engine.dispose()
             raise
+
         state.engine = engine
         state.session_factory = create_session_factory(engine)
         state.live = LiveContext(
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> Litestar:
             rankings=RedisRankings(redis) if redis is not None else MemoryRankings(),
             blobs=state.blobs,
         )
+
         # Registered before the judge starts, so judgings recovered at start-up update the scoreboards.
         state.scoreboards = scoreboards_for(state.live)
         try:
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> Litestar:
         except BaseException:
             await engine.dispose()
             raise
+
         # Contest transitions missed while no server ran happen before the first request is served.
         try:
             missed = await advance_all(state.live, publish=False)
@@ -68,6 +71,7 @@ def create_app(settings: Settings) -> Litestar:
             logger.exception("contest catch-up at start-up failed; the contest clock retries every second")
             missed = []
         clock = asyncio.create_task(run_clock(state.live, missed), name="contest-clock")
+
         logger.info("server started (%s database)", "SQLite" if settings.embedded_database else "PostgreSQL")
         try:
             yield

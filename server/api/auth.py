@@ -70,7 +70,7 @@ def public_profile(user: User, solved: int) -> UserProfile:
 
 
 def own_profile(user: User, solved: int) -> OwnProfile:
-    """Return the profile with the fields only its owner sees."""
+    """Return the profile with the fields visible only to its owner."""
     public = msgspec.structs.asdict(public_profile(user, solved))
     return OwnProfile(**public, email=user.email, is_active=user.is_active)
 
