@@ -43,6 +43,7 @@ STARTED_STATES = (ContestState.RUNNING, ContestState.FROZEN, ContestState.ENDED,
 ACTIVE_STATES = (ContestState.RUNNING, ContestState.FROZEN)
 # States the clock moves; drafts wait for publishing and finalized contests never change.
 CLOCKED_STATES = (ContestState.SCHEDULED, ContestState.RUNNING, ContestState.FROZEN)
+CLOCK_ORDER = (*CLOCKED_STATES, ContestState.ENDED)
 REGISTRATION_MODES = ("open", "invite", "closed")
 REGISTERED = "registered"
 INVITED = "invited"
@@ -85,16 +86,22 @@ def validate_schedule(start: datetime, end: datetime, freeze: datetime | None, s
 
 
 def target_state(contest: Contest, now: datetime) -> ContestState:
-    """Return the state the contest's times call for; drafts, ended and finalized contests keep theirs."""
+    """Return the state the contest's times call for; drafts, ended and finalized contests keep theirs.
+
+    The clock only moves a contest forward: a clock reading taken before an organizer's start
+    or freeze must not undo it. Going back from frozen to running is the unfreeze action's.
+    """
     if contest.state not in CLOCKED_STATES:
         return contest.state
     if now >= contest.end_time:
-        return ContestState.ENDED
-    if now < contest.start_time:
-        return ContestState.SCHEDULED
-    if contest.freeze_time is not None and contest.unfrozen_at is None and now >= contest.freeze_time:
-        return ContestState.FROZEN
-    return ContestState.RUNNING
+        timed = ContestState.ENDED
+    elif now < contest.start_time:
+        timed = ContestState.SCHEDULED
+    elif contest.freeze_time is not None and contest.unfrozen_at is None and now >= contest.freeze_time:
+        timed = ContestState.FROZEN
+    else:
+        timed = ContestState.RUNNING
+    return max(contest.state, timed, key=CLOCK_ORDER.index)
 
 
 def board_frozen(contest: Contest, now: datetime) -> bool:
@@ -377,12 +384,16 @@ async def open_for_practice(session: AsyncSession, contest_id: int) -> None:
 async def advance_contest(
     live: LiveContext, contest_id: int, now: datetime | None = None, publish: bool = True
 ) -> tuple[Contest, Transition] | None:
-    """Move one contest to the state its times call for, and publish the change when `publish` is true."""
-    now = now or utcnow()
+    """Move one contest to the state its times call for, and publish the change when `publish` is true.
+
+    Without `now`, the clock is read after the contest is loaded, so it is never older than
+    the last change stored.
+    """
     async with live.session_factory() as session:
         contest = await find_contest(session, contest_id)
         if contest is None:
             return None
+        now = now or utcnow()
         previous = contest.state
         target = target_state(contest, now)
         if target == previous:
@@ -401,7 +412,6 @@ async def advance_contest(
 async def advance_all(
     live: LiveContext, now: datetime | None = None, publish: bool = True
 ) -> list[tuple[Contest, Transition]]:
-    now = now or utcnow()
     async with live.session_factory() as session:
         contest_ids = (await session.scalars(select(Contest.id).where(Contest.state.in_(CLOCKED_STATES)))).all()
     changes = []

@@ -371,6 +371,24 @@ async def test_clock_moves_scheduled_contest_at_start(client, app, organizer, ma
     assert [event["change"] for event in await _events(client, app, contest)] == ["publish", "clock"]
 
 
+@pytest.mark.parametrize("action, kept", [("start", "running"), ("freeze", "frozen")])
+async def test_stale_clock_reading_does_not_undo_action(action, kept, client, app, organizer, make_problems):
+    # A clock tick that read the time just before the organizer's action stores its result after it.
+    from server.contests import advance_contest
+
+    before = utcnow()
+    contest = await _create(client, organizer, make_problems)
+    await _action(client, contest, "publish", organizer)
+    if action == "freeze":
+        await _action(client, contest, "start", organizer)
+    await _action(client, contest, action, organizer)
+
+    change = await on_app_loop(client, advance_contest, app.state.live, contest["id"], before)
+
+    assert change is None
+    assert (await client.get(f"/api/v1/contests/{contest['id']}")).json()["state"] == kept
+
+
 # Registration
 
 
