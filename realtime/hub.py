@@ -6,7 +6,9 @@ envelopes after SEQ from the history, or a fresh snapshot when SEQ is older
 than the history keeps.
 
 Fan-out goes through Litestar's ChannelsPlugin (memory backend embedded, Redis
-pub/sub with several server processes). With Redis, one Lua script assigns the
+pub/sub with several server processes), with one plugin subscription per
+channel and process: its pump hands each envelope to the process's local
+subscribers, such as the client sockets of `realtime.ws`. With Redis, one Lua script assigns the
 seq, appends to the history and publishes, so every process and client sees a
 channel's envelopes in seq order even when several processes publish at once.
 """
@@ -19,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 from litestar.channels import ChannelsPlugin
@@ -28,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Envelopes kept per channel for `since` replay; older gaps get a snapshot.
 DEFAULT_HISTORY = 512
-# Envelopes one subscriber may have unsent before it counts as slow and is dropped.
+# Envelopes a channel's pump may have unread before the channels plugin drops new ones.
 DEFAULT_MAX_BACKLOG = 256
 
 _PUBLISH_SCRIPT = """
@@ -48,10 +50,6 @@ class Envelope(msgspec.Struct):
     data: Any
 
 
-class SlowSubscriberError(Exception):
-    """A subscriber fell more than the allowed backlog behind and lost envelopes."""
-
-
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Envelope)
 
@@ -68,6 +66,9 @@ class _SeqOnly(msgspec.Struct):
     seq: int
 
 
+_seq_decoder = msgspec.json.Decoder(_SeqOnly)
+
+
 class Delivery(NamedTuple):
     """One published envelope as it goes to a client: its seq and its JSON text."""
 
@@ -75,45 +76,22 @@ class Delivery(NamedTuple):
     text: str
 
 
-_seq_decoder = msgspec.json.Decoder(_SeqOnly)
-# Every subscriber of a channel receives the same payload object, so one parse serves them all.
-_recent_deliveries: dict[bytes, Delivery] = {}
-_RECENT_DELIVERIES_MAX = 256
+class Subscriber(Protocol):
+    """A receiver of a channel's deliveries in this process, such as one client's socket."""
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Take one delivery without waiting for the client; a slow client's backlog is the subscriber's own."""
 
 
-def _delivery(payload: bytes) -> Delivery:
-    delivery = _recent_deliveries.get(payload)
-    if delivery is None:
-        delivery = Delivery(_seq_decoder.decode(payload).seq, payload.decode())
-        if len(_recent_deliveries) >= _RECENT_DELIVERIES_MAX:
-            del _recent_deliveries[next(iter(_recent_deliveries))]
-        _recent_deliveries[payload] = delivery
-    return delivery
+class _Fanout:
+    """A channel's subscribers in this process, fed by one subscription to the channels plugin."""
 
+    __slots__ = ("subscribers", "ready", "pump")
 
-class Subscription:
-    """Deliveries of one channel for one client, in seq order, without duplicates."""
-
-    def __init__(self, hub: Hub, channel: str, subscriber: Any) -> None:
-        self._hub = hub
-        self.channel = channel
-        self._subscriber = subscriber
-        self.last_seq = 0
-
-    def skip_through(self, seq: int) -> None:
-        """Ignore live envelopes up to `seq`, which the client already has from a snapshot or replay."""
-        self.last_seq = max(self.last_seq, seq)
-
-    async def __aiter__(self) -> AsyncIterator[Delivery]:
-        async for payload in self._subscriber.iter_events():
-            delivery = _delivery(payload)
-            if delivery.seq <= self.last_seq:
-                continue
-            if self.last_seq and delivery.seq != self.last_seq + 1:
-                # The subscriber's bounded queue dropped envelopes: the client must resync.
-                raise SlowSubscriberError(f"{self.channel}: expected seq {self.last_seq + 1}, got {delivery.seq}")
-            self.last_seq = delivery.seq
-            yield delivery
+    def __init__(self) -> None:
+        self.subscribers: set[Subscriber] = set()
+        self.ready: asyncio.Future[Any] | None = None
+        self.pump: asyncio.Task[None] | None = None
 
 
 class Hub:
@@ -134,6 +112,7 @@ class Hub:
         self._seq: dict[str, int] = {}
         self._history: dict[str, deque[bytes]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._fanouts: dict[str, _Fanout] = {}
 
     def _seq_key(self, channel: str) -> str:
         return f"{self._prefix}:seq:{channel}"
@@ -182,12 +161,59 @@ class Hub:
         return missed
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscriber = await self.channels.subscribe(channel)
+    async def subscribe(self, channel: str, subscriber: Subscriber) -> AsyncIterator[None]:
+        """Feed `subscriber` every envelope published on `channel` from now until the block exits."""
+        fanout = self._fanouts.get(channel)
+        if fanout is None:
+            fanout = self._fanouts[channel] = _Fanout()
+            fanout.ready = asyncio.ensure_future(self._open(channel, fanout))
+        fanout.subscribers.add(subscriber)
         try:
-            yield Subscription(self, channel, subscriber)
+            # Shielded: a client that leaves during the set-up must not cancel it for the others.
+            await asyncio.shield(fanout.ready)
+            yield
         finally:
-            await self.channels.unsubscribe(subscriber)
+            fanout.subscribers.discard(subscriber)
+            if not fanout.subscribers and self._fanouts.get(channel) is fanout:
+                del self._fanouts[channel]
+                await self._close(fanout)
+
+    async def _open(self, channel: str, fanout: _Fanout) -> Any:
+        try:
+            plugin_subscriber = await self.channels.subscribe(channel)
+        except BaseException:
+            if self._fanouts.get(channel) is fanout:
+                del self._fanouts[channel]
+            raise
+        if self._fanouts.get(channel) is not fanout:
+            # Every subscriber left while the subscription was being set up.
+            await self.channels.unsubscribe(plugin_subscriber)
+            return None
+        fanout.pump = asyncio.create_task(self._pump(channel, fanout, plugin_subscriber))
+        return plugin_subscriber
+
+    async def _close(self, fanout: _Fanout) -> None:
+        # A set-up still running unsubscribes by itself, and a failed one has nothing to undo.
+        assert fanout.ready is not None
+        if not fanout.ready.done() or fanout.ready.cancelled() or fanout.ready.exception() is not None:
+            return
+        if fanout.pump is not None:
+            fanout.pump.cancel()
+        await self.channels.unsubscribe(fanout.ready.result())
+
+    async def _pump(self, channel: str, fanout: _Fanout, plugin_subscriber: Any) -> None:
+        """Hand each payload of the channel to every local subscriber in turn, in this one task.
+
+        Subscribers send to their clients directly when they can, so a delta reaches thousands of
+        sockets without waking a task per socket.
+        """
+        async for payload in plugin_subscriber.iter_events():
+            delivery = Delivery(_seq_decoder.decode(payload).seq, payload.decode())
+            for subscriber in list(fanout.subscribers):
+                try:
+                    await subscriber.deliver(delivery)
+                except Exception:
+                    logger.exception("delivery of %s seq %d to a subscriber failed", channel, delivery.seq)
 
     async def forget(self, channel: str) -> None:
         """Drop a channel's counter and history, for tests and deleted objects."""
@@ -206,7 +232,7 @@ def create_channels_plugin(redis: Any | None, max_backlog: int = DEFAULT_MAX_BAC
         backend: Any = RedisChannelsPubSubBackend(redis=redis)
     else:
         backend = MemoryChannelsBackend()
-    # "backoff" drops new envelopes for a full subscriber; Subscription notices the seq gap.
+    # "backoff" drops new envelopes for a full pump, and each local subscriber notices the seq gap.
     return ChannelsPlugin(
         backend=backend,
         arbitrary_channels_allowed=True,

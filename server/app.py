@@ -7,6 +7,9 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -32,6 +35,24 @@ from server.security import AccessTokens, Passwords
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def server_config(app: Litestar, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """Return the uvicorn configuration every CodeArena server process uses."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        # realtime.ws sends live envelopes with a zero timeout, which relies on this protocol
+        # waiting for a paused transport before it writes a frame, never after.
+        ws="websockets-sansio",
+        # Verdict events are small, so per-message deflate would only cost CPU per socket.
+        ws_per_message_deflate=False,
+        log_config=None,
+        # Access logs would record WebSocket query strings, which may carry tokens.
+        access_log=False,
+        **options,
+    )
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -56,18 +56,13 @@ def run_server(settings: Settings) -> None:
     gc.set_threshold(50_000, 20, 100)
 
     from db.migrate import SchemaOutdatedError
-    from server.app import create_app
+    from server.app import create_app, server_config
 
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        # Verdict events are small; per-message deflate would only cost CPU per socket.
-        ws_per_message_deflate=False,
+        settings.server.host,
+        settings.server.port,
         timeout_graceful_shutdown=settings.server.graceful_shutdown_s,
-        log_config=None,
-        # Access logs would record WebSocket query strings, which may carry tokens.
-        access_log=False,
     )
     server = uvicorn.Server(config)
     try:

@@ -231,7 +231,7 @@ async def wait_until_up(base_url: str, timeout_s: float = 120) -> None:
 
 
 async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
-    from server.app import create_app
+    from server.app import create_app, server_config
     from server.security import AccessTokens, Passwords
     from server.accounts import Accounts
 
@@ -257,16 +257,7 @@ async def run_demo(settings: Settings, bots: int, minutes: float) -> None:
     credentials.write_text(f"{organizer_password}\n")
     credentials.chmod(0o600)
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.server.host,
-            port=settings.server.port,
-            ws_per_message_deflate=False,
-            log_config=None,
-            access_log=False,
-        )
-    )
+    server = uvicorn.Server(server_config(create_app(settings), settings.server.host, settings.server.port))
     serving = asyncio.create_task(server.serve())
     bots_done: asyncio.Future | None = None
     base_url = f"http://{settings.server.host}:{settings.server.port}"

@@ -222,15 +222,14 @@ class LiveServer:
     def __init__(self, app, port: int) -> None:
         import uvicorn
 
+        from server.app import server_config
+
         self.app = app
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
         self.loop: asyncio.AbstractEventLoop | None = None
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, ws_per_message_deflate=False
-        )
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(app, "127.0.0.1", port))
 
     def run(self) -> None:
         self.loop = asyncio.new_event_loop()
