@@ -75,6 +75,8 @@ class JudgePool:
         self.validators = ValidatorCache(validator_cache_dir or default_cache_dir() / "validators")
         self.pool_id = uuid.uuid4().hex[:12]
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        # The CPUs this process may use, one per slot in turn, for pinning submissions' containers.
+        self._cpus = sorted(os.sched_getaffinity(0))
         self._slots: asyncio.Queue[int] = asyncio.Queue()
         for slot in range(self.concurrency):
             self._slots.put_nowait(slot)
@@ -203,7 +205,9 @@ class JudgePool:
                 if job.validator is not None and prepared is not None:
                     sandboxes.append(await self._take(self._image_of(prepared.image)))
                     validator = ValidatorRun(sandboxes[1], prepared, job.validator, uid=uid + 2)
-                session = JudgeSession(sandboxes[0], job, language, state, uid=uid, validator=validator)
+                session = JudgeSession(
+                    sandboxes[0], job, language, state, uid=uid, validator=validator, cpu=self._cpu_of(slot)
+                )
                 async for event in session.run():
                     yield event
                 return
@@ -239,6 +243,11 @@ class JudgePool:
                 self._release(sandbox)
 
         return await self.validators.prepare(spec, image, compile)
+
+    def _cpu_of(self, slot: int) -> int | None:
+        if not self.settings.pin_cpus:
+            return None
+        return self._cpus[slot % len(self._cpus)]
 
     def _image_of(self, recipe: ImageRecipe) -> str:
         try:

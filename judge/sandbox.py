@@ -50,6 +50,9 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
     # page cache. The current input and output live in tmpfs and are added.
     memory_overhead_mb: int = 16
     cpus: float = 1.0
+    # Pin each submission's container to the CPU of its pool slot. With the concurrency at most
+    # the CPU count (the default), concurrent submissions then run on different CPUs.
+    pin_cpus: bool = True
     pids_limit: int = 256
     # Per-uid process limit of the compiler and of the program. Below
     # pids_limit so a fork bomb leaves room for the runner's own fork.
@@ -226,14 +229,17 @@ class Sandbox:
 
     async def set_memory(self, megabytes: int) -> None:
         limit = megabytes * MIB
+        await self._update({"Memory": limit, "MemorySwap": limit})
+
+    async def pin(self, cpu: int) -> None:
+        """Restrict the container to one CPU."""
+        await self._update({"CpusetCpus": str(cpu)})
+
+    async def _update(self, resources: dict[str, object]) -> None:
         try:
-            await self.docker._query_json(
-                f"containers/{self.container.id}/update",
-                method="POST",
-                data={"Memory": limit, "MemorySwap": limit},
-            )
+            await self.docker._query_json(f"containers/{self.container.id}/update", method="POST", data=resources)
         except aiodocker.DockerError as error:
-            raise SandboxError(f"cannot set the memory limit of container {self.id}: {error}") from error
+            raise SandboxError(f"cannot update container {self.id} with {resources}: {error}") from error
 
     async def write_source(self, name: str, text: str) -> None:
         await self._send(b"S", name.encode() + b"\0" + text.encode())

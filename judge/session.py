@@ -184,6 +184,7 @@ class JudgeSession:
         *,
         uid: int,
         validator: ValidatorRun | None = None,
+        cpu: int | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.job = job
@@ -192,6 +193,8 @@ class JudgeSession:
         self.run_uid = uid
         self.compile_uid = uid + 1
         self.validator = validator
+        # The CPU the container is pinned to for the compile and the tests, or None for no pinning.
+        self.cpu = cpu
         self.cpu_limit_ms = effective_time_limit_ms(job, language)
         self.output_limit_bytes = job.output_limit_kb * 1024
         self._flags: dict[tuple[str, ...], CheckerFlags] = {}
@@ -208,11 +211,17 @@ class JudgeSession:
         source_name = source_file_name(language, source)
         main = main_class(language, source)
 
-        await self.sandbox.write_source(source_name, source)
-        reply, compiler_output = await self.sandbox.compile(
-            uid=self.compile_uid,
-            argv=expand_command(language.compile, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
-        )
+        # Pinning is a Docker API call: it overlaps the compile, which moves to the CPU once it lands.
+        pinning = asyncio.ensure_future(self.sandbox.pin(self.cpu)) if self.cpu is not None else None
+        try:
+            await self.sandbox.write_source(source_name, source)
+            reply, compiler_output = await self.sandbox.compile(
+                uid=self.compile_uid,
+                argv=expand_command(language.compile, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
+            )
+        finally:
+            if pinning is not None:
+                await pinning
         success, output = self._compile_result(reply, compiler_output)
         if not self.state.compiled_reported:
             yield self._compiled(success, round(reply.wall_ms), output)
