@@ -67,6 +67,9 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "codearena" / "judge"
 
 
+_CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
 def recipe_hash(recipe: ImageRecipe, mirror: str = DEFAULT_MIRROR, runner_source: bytes | None = None) -> str:
     digest = hashlib.sha256()
     digest.update(msgspec.json.encode([BUILD_STEPS_VERSION, SUITE, mirror, recipe]))
@@ -225,6 +228,9 @@ class ImageBuilder:
             await _run(["tar", "-C", str(root), "--numeric-owner", "-xpf", str(self._base)])
             say(f"installing {' '.join(recipe.packages)}")
             await self._install_packages(root, recipe, log_path)
+            for number, command in enumerate(recipe.setup, 1):
+                say(f"running set-up step {number} of {len(recipe.setup)}")
+                await _run(["chroot", str(root), "sh", "-ec", command], env=_CHROOT_ENV, log_path=log_path)
             if recipe == GCC_IMAGE:
                 say("compiling the runner")
                 await self._compile_runner(root, log_path)
@@ -265,11 +271,7 @@ class ImageBuilder:
         (root / "etc" / "apt" / "sources.list").write_text(f"deb {self.mirror} {SUITE} main\n")
 
         await _run(["mount", "-t", "proc", "proc", str(root / "proc")])
-        env = {
-            "DEBIAN_FRONTEND": "noninteractive",
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            "LANG": "C.UTF-8",
-        }
+        env = {"DEBIAN_FRONTEND": "noninteractive", **_CHROOT_ENV}
         await _run(["chroot", str(root), "apt-get", "-q", "update"], env=env, log_path=log_path)
         await _run(
             ["chroot", str(root), "apt-get", "-q", "-y", "--no-install-recommends", "install", *recipe.packages],

@@ -54,8 +54,9 @@ def test_unknown_language_error_lists_known() -> None:
 
 
 def test_image_tag_changes_only_with_recipe() -> None:
-    assert image_tag(GCC_IMAGE) == image_tag(ImageRecipe(name="gcc", packages=("gcc", "g++", "libc6-dev")))
-    assert recipe_hash(GCC_IMAGE) != recipe_hash(ImageRecipe(name="gcc", packages=("gcc",)))
+    assert image_tag(GCC_IMAGE) == image_tag(ImageRecipe(name="gcc", packages=GCC_IMAGE.packages, setup=GCC_IMAGE.setup))
+    assert recipe_hash(GCC_IMAGE) != recipe_hash(ImageRecipe(name="gcc", packages=("gcc",), setup=GCC_IMAGE.setup))
+    assert recipe_hash(GCC_IMAGE) != recipe_hash(ImageRecipe(name="gcc", packages=GCC_IMAGE.packages))
     assert recipe_hash(GCC_IMAGE) != recipe_hash(GCC_IMAGE, runner_source=b"int main(){}")
     assert image_tag(GCC_IMAGE).startswith("codearena-judge-gcc:")
     assert len(image_tag(GCC_IMAGE).split(":")[1]) == 12

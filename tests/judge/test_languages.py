@@ -32,6 +32,24 @@ async def test_every_language_passes_its_self_test(judge_pool: JudgePool) -> Non
     assert versions["python3"].startswith("3.")
 
 
+@pytest.mark.parametrize("header", ["iostream", "bits/stdc++.h"])
+@pytest.mark.parametrize("language_id", ["cpp", "cpp20"])
+@pytest.mark.asyncio(loop_scope="session")
+async def test_cpp_uses_precompiled_header(language_id: str, header: str, judge_pool: JudgePool) -> None:
+    language = next(language for language in LANGUAGES if language.id == language_id)
+    flags = [argument for argument in language.compile if argument.startswith(("-std=", "-O"))]
+    # -H lists each header the compile reads, marking a valid precompiled one with "!" and a rejected one with "x".
+    script = f'printf "#include <{header}>\\nint main(){{}}\\n" > x.cpp && g++ {" ".join(flags)} -H -c x.cpp -o x.o'
+
+    exit_code, output = await judge_pool.run_command(language, ["sh", "-c", script])
+
+    assert exit_code == 0, output
+    standard = language.compile[1].removeprefix("-std=")
+    used = [line for line in output.splitlines() if line.startswith("! ")]
+    assert len(used) == 1, output[:500]
+    assert used[0].endswith(f"/{header}.gch/{standard}")
+
+
 @pytest.mark.asyncio(loop_scope="session")
 async def test_disabled_and_broken_languages_are_reported(judge_ready: None) -> None:
     async with aiodocker.Docker() as docker:
