@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -30,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Envelopes kept per channel for `since` replay; older gaps get a snapshot.
 DEFAULT_HISTORY = 512
-# Envelopes a channel's pump may have unread before the channels plugin drops new ones.
-DEFAULT_MAX_BACKLOG = 256
+# Envelopes a channel's pump may have unread before the channels plugin drops new ones. There is
+# one pump per channel and process, and a burst such as an unfreeze's reveal feed must fit.
+DEFAULT_MAX_BACKLOG = 4096
 
 _PUBLISH_SCRIPT = """
 local seq = redis.call('INCR', KEYS[2])
@@ -80,7 +79,7 @@ class Subscriber(Protocol):
     """A receiver of a channel's deliveries in this process, such as one client's socket."""
 
     async def deliver(self, delivery: Delivery) -> None:
-        """Take one delivery without waiting for the client; a slow client's backlog is the subscriber's own."""
+        """Take one delivery without waiting for the client. A slow client's backlog is the subscriber's own."""
 
 
 class _Fanout:
@@ -92,6 +91,23 @@ class _Fanout:
         self.subscribers: set[Subscriber] = set()
         self.ready: asyncio.Future[Any] | None = None
         self.pump: asyncio.Task[None] | None = None
+
+
+class _Subscribed:
+    """The context `Hub.subscribe` returns: a plain class, because thousands of sockets each hold one."""
+
+    __slots__ = ("hub", "channel", "subscriber")
+
+    def __init__(self, hub: Hub, channel: str, subscriber: Subscriber) -> None:
+        self.hub = hub
+        self.channel = channel
+        self.subscriber = subscriber
+
+    async def __aenter__(self) -> None:
+        await self.hub._add(self.channel, self.subscriber)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.hub._remove(self.channel, self.subscriber)
 
 
 class Hub:
@@ -160,9 +176,11 @@ class Hub:
             return None
         return missed
 
-    @asynccontextmanager
-    async def subscribe(self, channel: str, subscriber: Subscriber) -> AsyncIterator[None]:
-        """Feed `subscriber` every envelope published on `channel` from now until the block exits."""
+    def subscribe(self, channel: str, subscriber: Subscriber) -> _Subscribed:
+        """Return a context that feeds `subscriber` every envelope published on `channel` while it is open."""
+        return _Subscribed(self, channel, subscriber)
+
+    async def _add(self, channel: str, subscriber: Subscriber) -> None:
         fanout = self._fanouts.get(channel)
         if fanout is None:
             fanout = self._fanouts[channel] = _Fanout()
@@ -171,12 +189,18 @@ class Hub:
         try:
             # Shielded: a client that leaves during the set-up must not cancel it for the others.
             await asyncio.shield(fanout.ready)
-            yield
-        finally:
-            fanout.subscribers.discard(subscriber)
-            if not fanout.subscribers and self._fanouts.get(channel) is fanout:
-                del self._fanouts[channel]
-                await self._close(fanout)
+        except BaseException:
+            await self._remove(channel, subscriber)
+            raise
+
+    async def _remove(self, channel: str, subscriber: Subscriber) -> None:
+        fanout = self._fanouts.get(channel)
+        if fanout is None:
+            return
+        fanout.subscribers.discard(subscriber)
+        if not fanout.subscribers:
+            del self._fanouts[channel]
+            await self._close(fanout)
 
     async def _open(self, channel: str, fanout: _Fanout) -> Any:
         try:
@@ -232,7 +256,7 @@ def create_channels_plugin(redis: Any | None, max_backlog: int = DEFAULT_MAX_BAC
         backend: Any = RedisChannelsPubSubBackend(redis=redis)
     else:
         backend = MemoryChannelsBackend()
-    # "backoff" drops new envelopes for a full pump, and each local subscriber notices the seq gap.
+    # "backoff" drops new envelopes for a full pump, and each local subscriber notices the seq gap at the next one.
     return ChannelsPlugin(
         backend=backend,
         arbitrary_channels_allowed=True,

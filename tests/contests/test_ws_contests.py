@@ -230,3 +230,44 @@ async def test_events_socket_sees_state_changes(live_server, live_http, setup):
     assert change["data"]["change"] == "freeze"
     assert change["data"]["state"] == "frozen"
     assert banner["data"]["frozen"] is True
+
+
+async def test_stalled_client_dropped_others_served(live_server, setup):
+    # A client that stops reading fills its TCP buffers, then its bounded backlog, and is dropped.
+    import socket as sockets
+
+    from realtime.ws import MAX_CLIENT_BACKLOG
+    from server.live import contest_channel
+
+    _, _, contest = setup
+    url = board_url(live_server, contest["id"])
+    channel = contest_channel(contest["id"], "scoreboard")
+    hub = live_server.app.state.hub
+    batch = 50
+    # 1,050 envelopes of 16 KiB: about 12 MiB beyond the backlog, more than the stalled client's TCP buffers take.
+    count = (MAX_CLIENT_BACKLOG // batch + 16) * batch
+    stalled_socket = sockets.create_connection(("127.0.0.1", live_server.port))
+    stalled_socket.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+
+    async def publish_filler(first: int) -> None:
+        for index in range(first, first + batch):
+            await hub.publish(channel, "filler", {"index": index, "pad": "x" * 16384})
+
+    async def feeds() -> list:
+        return list(hub._fanouts[channel].subscribers)
+
+    async with connect(url, sock=stalled_socket, max_queue=1, close_timeout=1) as stalled, connect(url) as reader:
+        await stalled.recv()
+        snapshot = json.loads(await reader.recv())
+        indexes = []
+        for first in range(0, count, batch):
+            # The reader takes each batch before the next, so only the stalled client falls behind.
+            await live_server.call(publish_filler, first)
+            while len(indexes) < first + batch:
+                envelope = json.loads(await reader.recv())
+                indexes.append(envelope["data"]["index"])
+        states = [(feed.failed, feed.closing) for feed in await live_server.call(feeds)]
+
+    assert snapshot["type"] == "snapshot"
+    assert indexes == list(range(count))
+    assert sorted(states) == [(False, False), (True, True)]
