@@ -117,7 +117,8 @@ def problem_checker_fields(
     programs = meta.get("output_validators") or []
     if not programs:
         raise ValueError("validator: the problem uses a custom output validator, but its package has none")
-    # TODO: a package may hold several output validators that must all accept; only the first runs.
+    # NOTE: a legacy package may hold several output validators that must all accept. Only the
+    # first runs, and the import warns about the others.
     program = programs[0]
     files = {file["path"]: read_text(file["sha256"]) for file in program["files"]}
     args = (meta.get("validation") or {}).get("args") or ()

@@ -680,7 +680,11 @@ def _output_validators(root: Path, validation: Validation, legacy: bool, warning
                 f"{program.path}: cannot tell the validator's language; give it C (.c), C++ (.cpp, .cc) or Python 3 (.py) sources"
             )
     if len(programs) > 1 and validation.custom:
-        warnings.append(f"{len(programs)} output validators found; every one must accept an output")
+        # The legacy format lets every validator judge an output, the 2023-07 draft has just one.
+        warnings.append(
+            f"{len(programs)} output validators found, and only the first, {programs[0].path}, judges outputs; "
+            "merge them into one validator"
+        )
     if programs and not validation.custom:
         warnings.append("output_validators/ is present but problem.yaml says validation: default; the validators are stored but not used")
     return programs

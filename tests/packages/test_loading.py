@@ -215,6 +215,21 @@ def test_draft_validator_makes_custom(tmp_path):
     assert package.output_validators[0].language == "c"
 
 
+def test_second_output_validator_warned(tmp_path):
+    files = {
+        **LEGACY_PACKAGE,
+        "problem.yaml": "validation: custom\n",
+        "output_validators/a_check/check.py": "import sys\nsys.exit(42)\n",
+        "output_validators/b_check/check.py": "import sys\nsys.exit(43)\n",
+    }
+
+    package = load(tmp_path, files)
+
+    assert [program.name for program in package.output_validators] == ["a_check", "b_check"]
+    warning = next(warning for warning in package.warnings if "output validators found" in warning)
+    assert "only the first, output_validators/a_check, judges outputs" in warning
+
+
 def test_validator_of_unknown_language_rejected(tmp_path):
     files = {**LEGACY_PACKAGE, "problem.yaml": "validation: custom\n", "output_validators/check.rb": "exit 42\n"}
 
