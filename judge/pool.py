@@ -81,6 +81,7 @@ class JudgePool:
         for slot in range(self.concurrency):
             self._slots.put_nowait(slot)
         self._warm: dict[str, asyncio.Queue[Sandbox]] = {}
+        self._present_images: set[str] = set()
         self._refill_wanted: dict[str, asyncio.Event] = {}
         self._refill_tasks: list[asyncio.Task] = []
         self._in_use: set[Sandbox] = set()
@@ -203,7 +204,7 @@ class JudgePool:
                 sandboxes.append(await self._take(self.image_tags[language.image.name]))
                 validator = None
                 if job.validator is not None and prepared is not None:
-                    sandboxes.append(await self._take(self._image_of(prepared.image)))
+                    sandboxes.append(await self._take(await self._validator_image(prepared.image)))
                     validator = ValidatorRun(sandboxes[1], prepared, job.validator, uid=uid + 2)
                 session = JudgeSession(
                     sandboxes[0], job, language, state, uid=uid, validator=validator, cpu=self._cpu_of(slot)
@@ -233,7 +234,7 @@ class JudgePool:
     async def _prepare_validator(self, spec: ValidatorSpec, uid: int) -> PreparedValidator:
         """Return the compiled validator from the cache, compiling it in a sandbox of its own on a miss."""
 
-        image = self._image_of(validator_image(spec))
+        image = await self._validator_image(validator_image(spec))
 
         async def compile() -> CompileOutcome:
             sandbox = await self._take(image)
@@ -250,10 +251,19 @@ class JudgePool:
         return self._cpus[slot % len(self._cpus)]
 
     def _image_of(self, recipe: ImageRecipe) -> str:
-        try:
-            return self.image_tags[recipe.name]
-        except KeyError:
-            raise ValidatorError(f"the judge has no {recipe.name} image for the output validator; enable a language that uses it") from None
+        # Validators run in the gcc or python image even when no enabled language uses it.
+        return self.image_tags.get(recipe.name) or image_tag(recipe)
+
+    async def _validator_image(self, recipe: ImageRecipe) -> str:
+        image = self._image_of(recipe)
+        if image not in self._present_images:
+            assert self.docker is not None
+            if not await image_exists(self.docker, image):
+                raise ValidatorError(
+                    f"image {image} for {recipe.name} output validators is missing; run: codearena judge images build"
+                )
+            self._present_images.add(image)
+        return image
 
     async def _take(self, image: str) -> Sandbox:
         if self._closed:

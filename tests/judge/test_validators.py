@@ -285,6 +285,44 @@ async def test_c_validator_with_header(pool: JudgePool, case_files: CaseFiles) -
     assert result.final.verdict == Verdict.AC, result
 
 
+C_EVEN_VALIDATOR = ValidatorSpec(
+    language="c", sources={"check.c": '#include <stdio.h>\nint main(void){long x;return scanf("%ld",&x)==1&&x%2==0?42:43;}\n'}
+)
+
+
+async def test_c_validator_without_c_languages(judge_ready: None, case_files: CaseFiles, tmp_path: Path) -> None:
+    # Only Python is enabled: the C validator still runs, in the gcc image.
+    from judge.languages import LANGUAGES
+
+    python_only = [language for language in LANGUAGES if language.id == "python3"]
+    only_python = JudgePool(concurrency=1, warm_containers=0, settings=SETTINGS, languages=python_only, validator_cache_dir=tmp_path)
+    await only_python.start()
+    try:
+        result = await validated(only_python, case_files, DOUBLER, C_EVEN_VALIDATOR)
+    finally:
+        await only_python.close()
+
+    assert list(only_python.image_tags) == ["python"]
+    assert result.final.verdict == Verdict.AC, result
+
+
+async def test_missing_validator_image_named(judge_ready: None, case_files: CaseFiles, tmp_path: Path) -> None:
+    from judge.images import image_tag
+    from judge.languages import PYTHON_IMAGE
+
+    tags = {"python": image_tag(PYTHON_IMAGE), "gcc": "codearena-judge-gcc:doesnotexist"}
+    broken = JudgePool(concurrency=1, warm_containers=0, settings=SETTINGS, image_tags=tags, validator_cache_dir=tmp_path)
+    await broken.start_without_image_check()
+    try:
+        result = await validated(broken, case_files, DOUBLER, C_EVEN_VALIDATOR)
+    finally:
+        await broken.close()
+
+    assert result.final.verdict == Verdict.IE, result
+    assert "codearena-judge-gcc:doesnotexist for gcc output validators is missing" in (result.final.internal_error or "")
+    assert "codearena judge images build" in (result.final.internal_error or "")
+
+
 async def test_compile_error_cached_as_internal_error(pool: JudgePool, case_files: CaseFiles, compile_calls: list[str]) -> None:
     validator = ValidatorSpec(language="cpp", sources={"broken.cpp": "int main( { return 42; }\n"})
     first = await validated(pool, case_files, DOUBLER, validator)
