@@ -114,11 +114,17 @@ async def leaderboard(session: AsyncSession, page: int, per_page: int) -> tuple[
 
 
 async def verdict_breakdown(session: AsyncSession, problem_id: int) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Judged submissions of a problem by verdict, and by language then verdict."""
+    """Judged submissions of a problem by verdict, and by language then verdict.
+
+    CE and IE are counted here, unlike in the problem's submission total. Results a scoreboard
+    freeze hides stay out of both.
+    """
+    from server.contests import hidden_result_clause
+
     rows = (
         await session.execute(
             select(Submission.language, Submission.verdict, func.count())
-            .where(Submission.problem_id == problem_id, Submission.verdict.is_not(None))
+            .where(Submission.problem_id == problem_id, Submission.verdict.is_not(None), ~hidden_result_clause())
             .group_by(Submission.language, Submission.verdict)
         )
     ).all()

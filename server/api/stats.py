@@ -52,6 +52,8 @@ class SolvedList(msgspec.Struct):
 
 
 class ProblemStatistics(msgspec.Struct):
+    """Statistics of one problem; `submissions` leaves CE and IE out, `verdicts` and `languages` count them."""
+
     problem_id: int
     submissions: int
     accepted: int

@@ -97,13 +97,17 @@ async def test_problem_statistics_hide_frozen_results(client, db, make_account, 
     ann_ac = await store_submission(db, contest, accounts["ann"].id, problem, timedelta(minutes=10), "AC")
     await judged(ann_ac)
     before = (await client.get(f"/api/v1/problems/{problem}")).json()
+    stats_before = (await client.get(f"/api/v1/problems/{problem}/stats")).json()
 
     frozen_ac = await store_submission(db, contest, accounts["bob"].id, problem, _since_start(5), "AC")
     await judged(frozen_ac)
     after = (await client.get(f"/api/v1/problems/{problem}")).json()
+    stats_after = (await client.get(f"/api/v1/problems/{problem}/stats")).json()
 
     assert after["solver_count"] == before["solver_count"]
     assert after["acceptance_rate"] == before["acceptance_rate"]
+    assert stats_after == stats_before
+    assert stats_after["verdicts"] == {"AC": 1}
 
 
 async def test_public_socket_never_shows_frozen_result(live_server, live_http, live_account, db):
