@@ -10,7 +10,9 @@ For every language this prints, in one run:
   program and input, and the median time between two test events as the
   host sees them (protocol, checker and event included);
 - latency: median submit-to-final time of a one-test submission taken from a
-  warm pool, and the compile time inside it.
+  warm pool, after the warm container waited `--settle` seconds (a Java or
+  JavaScript one warms up its compile server meanwhile), and the compile time
+  inside it.
 
 Run as root on the Docker host, with the judge images built:
 
@@ -142,11 +144,13 @@ async def judged_times(pool: JudgePool, language: Language, tests: tuple[TestCas
     return runner_walls, intervals
 
 
-async def warm_latency(pool: JudgePool, language: Language, test: TestCase, runs: int) -> tuple[list[float], list[float]]:
+async def warm_latency(pool: JudgePool, language: Language, test: TestCase, runs: int, settle_s: float) -> tuple[list[float], list[float]]:
     latencies: list[float] = []
     compiles: list[float] = []
     for run in range(runs):
         await pool.wait_warm()
+        # A warm Java or JavaScript container starts its compile server, which then warms up.
+        await asyncio.sleep(settle_s)
         job = JudgeJob(
             submission_id=f"latency-{language.id}-{run}",
             language=language.id,
@@ -170,6 +174,9 @@ async def main() -> None:
     parser.add_argument("--tests", type=int, default=30, help="tests per submission for the per-test times")
     parser.add_argument("--rounds", type=int, default=3, help="bare and judged runs alternate this many times")
     parser.add_argument("--latency-runs", type=int, default=7, help="one-test submissions per language for the latency")
+    parser.add_argument(
+        "--settle", type=float, default=1.5, help="seconds a warm container waits before each latency run (default 1.5)"
+    )
     parser.add_argument("--languages", default=",".join(language.id for language in LANGUAGES), help="comma-separated language ids")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -210,7 +217,7 @@ async def main() -> None:
                         runner_walls += round_walls
                         intervals += round_intervals
                         await asyncio.sleep(0.5)
-                    latencies, compiles = await warm_latency(pool, language, tests[0], args.latency_runs)
+                    latencies, compiles = await warm_latency(pool, language, tests[0], args.latency_runs, args.settle)
                     rows.append((language.id, bare, runner_walls, intervals, latencies, compiles))
                     print(f"{language.id}: done", file=sys.stderr)
             finally:
@@ -222,7 +229,7 @@ async def main() -> None:
 
     median = statistics.median
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, Linux {platform.release()}")
-    print(f"tests per submission: {args.tests}, rounds: {args.rounds}, latency runs: {args.latency_runs}")
+    print(f"tests per submission: {args.tests}, rounds: {args.rounds}, latency runs: {args.latency_runs}, settle: {args.settle} s")
     print()
     print("| language | bare run | judged (runner wall) | judged (host, per test) | overhead per test | ratio | warm 1-test latency | of which compile |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

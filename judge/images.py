@@ -228,9 +228,13 @@ class ImageBuilder:
             await _run(["tar", "-C", str(root), "--numeric-owner", "-xpf", str(self._base)])
             say(f"installing {' '.join(recipe.packages)}")
             await self._install_packages(root, recipe, log_path)
-            for number, command in enumerate(recipe.setup, 1):
-                say(f"running set-up step {number} of {len(recipe.setup)}")
-                await _run(["chroot", str(root), "sh", "-ec", command], env=_CHROOT_ENV, log_path=log_path)
+            if recipe.setup:
+                # The JDK's tools find their libraries through /proc/self/exe.
+                await _run(["mount", "-t", "proc", "proc", str(root / "proc")])
+                for number, command in enumerate(recipe.setup, 1):
+                    say(f"running set-up step {number} of {len(recipe.setup)}")
+                    await _run(["chroot", str(root), "sh", "-ec", command], env=_CHROOT_ENV, log_path=log_path)
+                await _run(["umount", str(root / "proc")])
             if recipe == GCC_IMAGE:
                 say("compiling the runner")
                 await self._compile_runner(root, log_path)

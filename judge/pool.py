@@ -30,7 +30,15 @@ from judge.events import Compiled, Compiling, Final, JudgeEvent, TestFinished
 from judge.images import default_cache_dir, image_exists, image_tag
 from judge.job import JudgeJob
 from judge.languages import LANGUAGES, ImageRecipe, Language
-from judge.sandbox import POOL_LABEL, Sandbox, SandboxError, SandboxSettings, remove_stale_containers
+from judge.sandbox import (
+    BACKGROUND_CPU_SHARES,
+    JOB_CPU_SHARES,
+    POOL_LABEL,
+    Sandbox,
+    SandboxError,
+    SandboxSettings,
+    remove_stale_containers,
+)
 from judge.session import JudgeSession, JudgeState, TestDataError
 from judge.validators import (
     CompileOutcome,
@@ -50,6 +58,10 @@ log = logging.getLogger(__name__)
 # program, its compiler, the output validator and the validator's compiler.
 BASE_UID = 40_000
 UIDS_PER_SLOT = 4
+# Compile servers of warm containers start before their slot is known, so each gets a uid of
+# its own from this range: their threads count against a per-uid process limit.
+ARMED_BASE_UID = 50_000
+ARMED_UIDS = 5_000
 
 
 class JudgePool:
@@ -82,6 +94,14 @@ class JudgePool:
             self._slots.put_nowait(slot)
         self._warm: dict[str, asyncio.Queue[Sandbox]] = {}
         self._present_images: set[str] = set()
+        # Warm containers of an image that serves a single enabled language with a compile server
+        # start that server at once.
+        self._armed_language: dict[str, Language] = {}
+        for image in set(self.image_tags.values()):
+            served = [language for language in self.languages.values() if self.image_tags.get(language.image.name) == image]
+            if len(served) == 1 and served[0].compile_server:
+                self._armed_language[image] = served[0]
+        self._armed_count = 0
         self._refill_wanted: dict[str, asyncio.Event] = {}
         self._refill_tasks: list[asyncio.Task] = []
         self._in_use: set[Sandbox] = set()
@@ -245,6 +265,11 @@ class JudgePool:
 
         return await self.validators.prepare(spec, image, compile)
 
+    async def _arm(self, sandbox: Sandbox, language: Language) -> None:
+        uid = ARMED_BASE_UID + self._armed_count % ARMED_UIDS
+        self._armed_count += 1
+        await sandbox.arm(uid=uid, argv=list(language.compile_server), language=language.id)
+
     def _cpu_of(self, slot: int) -> int | None:
         if not self.settings.pin_cpus:
             return None
@@ -284,8 +309,8 @@ class JudgePool:
         self._cleanup_tasks.add(task)
         task.add_done_callback(self._cleanup_tasks.discard)
 
-    async def _new_sandbox(self, image: str) -> Sandbox:
-        return await Sandbox.start(self.docker, image, self.settings, labels={POOL_LABEL: self.pool_id})
+    async def _new_sandbox(self, image: str, cpu_shares: int = JOB_CPU_SHARES) -> Sandbox:
+        return await Sandbox.start(self.docker, image, self.settings, labels={POOL_LABEL: self.pool_id}, cpu_shares=cpu_shares)
 
     async def _refill(self, image: str) -> None:
         queue = self._warm[image]
@@ -294,9 +319,11 @@ class JudgePool:
         while True:
             await wanted.wait()
             wanted.clear()
+            # A compile server's warm-up must not slow the jobs running meanwhile.
+            shares = BACKGROUND_CPU_SHARES if image in self._armed_language else JOB_CPU_SHARES
             while queue.qsize() < self.warm_containers:
                 try:
-                    sandbox = await self._new_sandbox(image)
+                    sandbox = await self._new_sandbox(image, shares)
                 except (aiodocker.DockerError, OSError) as error:
                     failures += 1
                     log.error("cannot start a warm container of %s (failure %d): %s", image, failures, error)
@@ -306,6 +333,14 @@ class JudgePool:
                 if self._closed:
                     await sandbox.destroy()
                     return
+                language = self._armed_language.get(image)
+                if language is not None:
+                    try:
+                        await self._arm(sandbox, language)
+                    except (SandboxError, aiodocker.DockerError, OSError) as error:
+                        log.error("cannot start the %s compile server in container %s: %s", language.id, sandbox.id, error)
+                        await sandbox.destroy()
+                        continue
                 queue.put_nowait(sandbox)
 
     async def _delete_labelled(self) -> None:

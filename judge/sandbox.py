@@ -121,7 +121,13 @@ class ValidatorReply(msgspec.Struct, frozen=True):
 _reply_decoder = msgspec.json.Decoder(RunnerReply)
 
 
-def container_config(image: str, settings: SandboxSettings, labels: dict[str, str]) -> dict:
+# CPU weight of a warm container until its job claims it: a compile server warming up then
+# yields the CPU to the containers that judge (the default weight is 1024).
+BACKGROUND_CPU_SHARES = 2
+JOB_CPU_SHARES = 1024
+
+
+def container_config(image: str, settings: SandboxSettings, labels: dict[str, str], cpu_shares: int = JOB_CPU_SHARES) -> dict:
     memory = (settings.compile_memory_mb + settings.memory_overhead_mb) * MIB
     tmpfs_options = "rw,nosuid,nodev"
     return {
@@ -157,6 +163,7 @@ def container_config(image: str, settings: SandboxSettings, labels: dict[str, st
             "MemorySwap": memory,
             "CpuPeriod": 100_000,
             "CpuQuota": int(100_000 * settings.cpus),
+            "CpuShares": cpu_shares,
             "Ulimits": [
                 {"Name": "nofile", "Soft": settings.nofile, "Hard": settings.nofile},
                 {"Name": "fsize", "Soft": settings.data_size_mb * MIB, "Hard": settings.data_size_mb * MIB},
@@ -203,6 +210,8 @@ class Sandbox:
         self.settings = settings
         self._buffer = bytearray()
         self._destroyed = False
+        # The language whose compile server runs in the container, if one was started.
+        self.armed_language: str | None = None
 
     @property
     def id(self) -> str:
@@ -215,8 +224,9 @@ class Sandbox:
         image: str,
         settings: SandboxSettings,
         labels: dict[str, str] | None = None,
+        cpu_shares: int = JOB_CPU_SHARES,
     ) -> Sandbox:
-        container = await docker.containers.create(container_config(image, settings, labels or {}))
+        container = await docker.containers.create(container_config(image, settings, labels or {}, cpu_shares))
         try:
             # Attach before start, so nothing the runner writes can be missed.
             stream = container.attach(stdin=True, stdout=True, stderr=True)
@@ -231,9 +241,12 @@ class Sandbox:
         limit = megabytes * MIB
         await self._update({"Memory": limit, "MemorySwap": limit})
 
-    async def pin(self, cpu: int) -> None:
-        """Restrict the container to one CPU."""
-        await self._update({"CpusetCpus": str(cpu)})
+    async def claim(self, cpu: int | None) -> None:
+        """Give the container a job's CPU weight and, when `cpu` is given, restrict it to that CPU."""
+        resources: dict[str, object] = {"CpuShares": JOB_CPU_SHARES}
+        if cpu is not None:
+            resources["CpusetCpus"] = str(cpu)
+        await self._update(resources)
 
     async def _update(self, resources: dict[str, object]) -> None:
         try:
@@ -303,8 +316,27 @@ class Sandbox:
         )
 
     async def compile(self, *, uid: int, argv: list[str]) -> tuple[RunnerReply, bytes]:
+        await self._send(b"C", self._compile_limits(uid, argv))
+        return await self._receive("compiled", self.settings.compile_wall_ms)
+
+    async def arm(self, *, uid: int, argv: list[str], language: str) -> None:
+        """Start the language's compile server, which warms up while the container waits for a job."""
+        await self._send(b"A", self._compile_limits(uid, argv))
+        self.armed_language = language
+
+    async def compile_armed(self, source_name: str) -> tuple[RunnerReply, bytes] | None:
+        """Have the compile server compile `source_name`; None when it is gone and a plain compile must run."""
+        self.armed_language = None
+        await self._send(b"F", source_name.encode())
+        reply, output = await self._receive(("compiled", "unarmed"), self.settings.compile_wall_ms)
+        if reply.type == "unarmed":
+            log.warning("compile server in container %s ended before its job; compiling without it", self.id)
+            return None
+        return reply, output
+
+    def _compile_limits(self, uid: int, argv: list[str]) -> bytes:
         settings = self.settings
-        payload = _limits_payload(
+        return _limits_payload(
             uid=uid,
             cpu_ms=settings.compile_time_ms,
             wall_ms=settings.compile_wall_ms,
@@ -315,8 +347,6 @@ class Sandbox:
             log_cap=settings.compile_log_bytes,
             argv=argv,
         )
-        await self._send(b"C", payload)
-        return await self._receive("compiled", settings.compile_wall_ms)
 
     async def configure_run(
         self,

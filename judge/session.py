@@ -211,28 +211,37 @@ class JudgeSession:
         source_name = source_file_name(language, source)
         main = main_class(language, source)
 
-        # Pinning is a Docker API call: it overlaps the compile, which moves to the CPU once it lands.
-        pinning = asyncio.ensure_future(self.sandbox.pin(self.cpu)) if self.cpu is not None else None
+        # Claiming the CPU is a Docker API call: it overlaps the compile, which moves to the CPU once it lands.
+        claiming = asyncio.ensure_future(self.sandbox.claim(self.cpu))
         try:
             await self.sandbox.write_source(source_name, source)
-            reply, compiler_output = await self.sandbox.compile(
-                uid=self.compile_uid,
-                argv=expand_command(language.compile, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
-            )
+            compiled = None
+            if self.sandbox.armed_language == language.id:
+                compiled = await self.sandbox.compile_armed(source_name)
+            if compiled is None:
+                compiled = await self.sandbox.compile(
+                    uid=self.compile_uid,
+                    argv=expand_command(language.compile, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),
+                )
+            reply, compiler_output = compiled
+            success, output = self._compile_result(reply, compiler_output)
+            if success:
+                largest_input = max((self._size(test.input_path, test, "input") for test in job.tests), default=0)
+                # The current input and output sit in tmpfs, which the memory cgroup charges too.
+                data_mb = math.ceil((largest_input + self.output_limit_bytes) / MIB)
+                memory_mb = job.memory_limit_mb + data_mb + self.sandbox.settings.memory_overhead_mb
+                # Two Docker API calls, side by side.
+                await asyncio.gather(claiming, self.sandbox.set_memory(memory_mb))
         finally:
-            if pinning is not None:
-                await pinning
-        success, output = self._compile_result(reply, compiler_output)
+            if not claiming.done():
+                claiming.cancel()
+            await asyncio.gather(claiming, return_exceptions=True)
         if not self.state.compiled_reported:
             yield self._compiled(success, round(reply.wall_ms), output)
         if not success:
             yield self.state.final(Verdict.CE)
             return
 
-        largest_input = max((self._size(test.input_path, test, "input") for test in job.tests), default=0)
-        # The current input and output sit in tmpfs, which the memory cgroup charges too.
-        data_mb = math.ceil((largest_input + self.output_limit_bytes) / MIB)
-        await self.sandbox.set_memory(job.memory_limit_mb + data_mb + self.sandbox.settings.memory_overhead_mb)
         await self.sandbox.configure_run(
             uid=self.run_uid,
             argv=expand_command(language.run, source_name=source_name, main=main, memory_mb=job.memory_limit_mb),

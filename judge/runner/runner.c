@@ -10,6 +10,10 @@
  *   'X' name NUL content         write an executable file into /box
  *   'G' name                     send back a file of /box (a compiled validator)
  *   'C' fields NUL... argv...    run a compiler (or any build step) in /box
+ *   'A' fields NUL... argv...    start a compile server ahead of its job; no reply
+ *   'F' request                  send the started compile server its one request
+ *                                line (the source file name) and reply as 'C'
+ *                                does, or with "unarmed" when none is running
  *   'R' fields NUL... argv...    set the run command and limits for tests
  *   'I' input bytes              run one test on this input
  *   'N'                          run the program with stdin and stdout streamed
@@ -481,22 +485,15 @@ struct captured {
 };
 
 /*
- * Run lim's argv with stdin from in_fd; its stdout and stderr are kept up
+ * Collect a started command: its stdout and stderr from out_fd are kept up
  * to log_cap bytes and the rest is read and dropped, so a command that
- * prints without end costs no memory and still ends by its limits.
+ * prints without end costs no memory and still ends by its limits. The
+ * limits' wall and CPU timers start here.
  */
-static void run_captured(const struct limits *lim, int in_fd, struct captured *out) {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0) die("pipe");
-    memset(out, 0, sizeof *out);
-
+static void collect_captured(const struct limits *lim, pid_t pid, int out_fd, struct captured *out) {
     long oom_before = oom_kills();
     double start = now_ms_precise();
     start_wall_timer(lim->wall_ms);
-    int report_fd;
-    pid_t pid = spawn(lim, in_fd, pipefd[1], pipefd[1], 0, &report_fd);
-    close(pipefd[1]);
-    read_setup_error(report_fd, out->setup_error, sizeof out->setup_error);
     timer_t cpu_timer;
     int have_cpu_timer = arm_cpu_timer(pid, lim->cpu_ms, &cpu_timer);
 
@@ -505,7 +502,7 @@ static void run_captured(const struct limits *lim, int in_fd, struct captured *o
     int killed = 0;
     char chunk[CHUNK];
     for (;;) {
-        ssize_t n = read(pipefd[0], chunk, sizeof chunk);
+        ssize_t n = read(out_fd, chunk, sizeof chunk);
         if (n == 0) break;
         if (n < 0) {
             if (errno != EINTR) break;
@@ -518,7 +515,7 @@ static void run_captured(const struct limits *lim, int in_fd, struct captured *o
         memcpy(out->log + out->kept, chunk, (size_t)take);
         out->kept += take;
     }
-    close(pipefd[0]);
+    close(out_fd);
 
     if (wait_child(pid, lim->uid, &killed, &out->status, &out->ru, &out->timed_out) < 0)
         die("wait command");
@@ -529,6 +526,25 @@ static void run_captured(const struct limits *lim, int in_fd, struct captured *o
     reap_orphans();
     long oom_after = oom_kills();
     out->oom = oom_before >= 0 ? oom_after - oom_before : 0;
+}
+
+/* Run lim's argv with stdin from in_fd and collect it. */
+static void run_captured(const struct limits *lim, int in_fd, struct captured *out) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) die("pipe");
+    memset(out, 0, sizeof *out);
+    int report_fd;
+    pid_t pid = spawn(lim, in_fd, pipefd[1], pipefd[1], 0, &report_fd);
+    close(pipefd[1]);
+    read_setup_error(report_fd, out->setup_error, sizeof out->setup_error);
+    collect_captured(lim, pid, pipefd[0], out);
+}
+
+static void reply_compiled(struct captured *run) {
+    reply_status("compiled", run->status, &run->ru, run->wall, run->timed_out, run->oom, run->kept,
+                 run->truncated, run->setup_error, 0, NULL, 0);
+    write_all(1, run->log, (size_t)run->kept);
+    free(run->log);
 }
 
 /* Run a build step; its stdout and stderr go to the host, cut at log_cap. */
@@ -545,10 +561,90 @@ static void do_compile(char *payload, uint32_t len) {
 
     /* Tests get no writable directory: nothing carries over from one test to the next. */
     if (chmod(BOX_DIR, 0755) < 0 || chmod(TMP_DIR, 0755) < 0) die("chmod box");
-    reply_status("compiled", run.status, &run.ru, run.wall, run.timed_out, run.oom, run.kept,
-                 run.truncated, run.setup_error, 0, NULL, 0);
-    write_all(1, run.log, (size_t)run.kept);
-    free(run.log);
+    reply_compiled(&run);
+}
+
+/*
+ * A compile server started ahead of its job ('A'): it warms up as the uid of
+ * armed_limits, then blocks reading one request line on stdin ('F'), compiles
+ * and exits. Its CPU time limit covers the warm-up too; its wall time limit
+ * starts with the request.
+ */
+static struct limits armed_limits;
+static char *armed_storage;
+static pid_t armed_pid;
+static int armed_request_fd = -1;
+static int armed_output_fd = -1;
+
+static void close_armed_fds(void) {
+    if (armed_request_fd >= 0) close(armed_request_fd);
+    if (armed_output_fd >= 0) close(armed_output_fd);
+    armed_request_fd = armed_output_fd = -1;
+}
+
+/* End the compile server, if any: every other command reaps all children and would wait for it. */
+static void disarm(void) {
+    if (!armed_pid) return;
+    close_armed_fds();
+    kill_uid(armed_limits.uid);
+    while (waitpid(armed_pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    armed_pid = 0;
+}
+
+static void do_arm(char *payload, uint32_t len) {
+    disarm();
+    free(armed_storage);
+    armed_storage = payload;
+    parse_limits(payload, len, &armed_limits);
+    int request[2], output[2];
+    if (pipe2(request, O_CLOEXEC) < 0 || pipe2(output, O_CLOEXEC) < 0) die("pipe");
+    int report_fd;
+    armed_pid = spawn(&armed_limits, request[0], output[1], output[1], 0, &report_fd);
+    close(request[0]);
+    close(output[1]);
+    armed_request_fd = request[1];
+    armed_output_fd = output[0];
+    char setup_error[160];
+    read_setup_error(report_fd, setup_error, sizeof setup_error);
+    if (setup_error[0]) disarm();
+}
+
+static void do_finish(const char *request, uint32_t len) {
+    int status;
+    if (!armed_pid || waitpid(armed_pid, &status, WNOHANG) != 0) {
+        /* None was started, or it ended during its warm-up: the host compiles the usual way. */
+        if (armed_pid) {
+            armed_pid = 0;
+            close_armed_fds();
+            kill_uid(armed_limits.uid);
+        }
+        struct rusage none;
+        memset(&none, 0, sizeof none);
+        reply_status("unarmed", 0, &none, 0, 0, 0, 0, 0, "", 0, NULL, 0);
+        return;
+    }
+    if (chmod(BOX_DIR, 01777) < 0 || chmod(TMP_DIR, 01777) < 0) die("chmod box");
+    /* A server that closed its stdin already gets EPIPE here, and the reply carries its exit status. */
+    char line[4096];
+    uint32_t n = len < sizeof line - 1 ? len : (uint32_t)(sizeof line - 1);
+    memcpy(line, request, n);
+    line[n] = '\n';
+    ssize_t written = write(armed_request_fd, line, n + 1);
+    (void)written;
+    close(armed_request_fd);
+    armed_request_fd = -1;
+
+    struct captured run;
+    memset(&run, 0, sizeof run);
+    int output_fd = armed_output_fd;
+    armed_output_fd = -1;
+    pid_t pid = armed_pid;
+    armed_pid = 0;
+    collect_captured(&armed_limits, pid, output_fd, &run);
+
+    if (chmod(BOX_DIR, 0755) < 0 || chmod(TMP_DIR, 0755) < 0) die("chmod box");
+    reply_compiled(&run);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -1073,6 +1169,7 @@ int main(void) {
         uint32_t len = ((uint32_t)header[1] << 24) | ((uint32_t)header[2] << 16) |
                        ((uint32_t)header[3] << 8) | header[4];
 
+        if (armed_pid && strchr("CIVWNQ", header[0])) disarm();
         switch (header[0]) {
         case 'S':
             receive_named(len, BOX_DIR, 0644);
@@ -1113,6 +1210,15 @@ int main(void) {
         case 'C': {
             char *payload = read_payload(len);
             do_compile(payload, len);
+            free(payload);
+            break;
+        }
+        case 'A':
+            do_arm(read_payload(len), len);
+            break;
+        case 'F': {
+            char *payload = read_payload(len);
+            do_finish(payload, len);
             free(payload);
             break;
         }
