@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -477,6 +478,8 @@ async def run(args: argparse.Namespace, clients: int) -> dict:
         finally:
             server.terminate()
             server.wait(30)
+    # A failed run keeps its folder, with the server's log.
+    shutil.rmtree(workdir, ignore_errors=True)
 
     deliveries, completions, missing = [], [], 0
     for seq, started, _ in rounds:
