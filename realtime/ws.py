@@ -33,6 +33,8 @@ MAX_CLIENT_MESSAGE_BYTES = 1024
 SEND_TIMEOUT_S = 10.0
 # Live envelopes one client may have unsent before it counts as slow and is dropped.
 MAX_CLIENT_BACKLOG = 256
+# What a send raises when the client has left.
+CLIENT_GONE = (WebSocketDisconnect, RuntimeError, OSError)
 
 
 class ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -106,7 +108,7 @@ class ClientFeed:
         except TimeoutError:
             self._queue(delivery)
             self._sender = asyncio.create_task(self._send_backlog())
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        except CLIENT_GONE as exc:
             self._gone(exc)
 
     async def start(self, seq: int) -> None:
@@ -120,7 +122,7 @@ class ClientFeed:
                 await _send_text(self.socket, delivery.text)
             except TimeoutError:
                 self._fail("timed out sending the envelopes that arrived during the snapshot")
-            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            except CLIENT_GONE as exc:
                 self._gone(exc)
         self._live = True
 
@@ -158,13 +160,13 @@ class ClientFeed:
                 self._backlog.popleft()
         except TimeoutError:
             self._fail(f"timed out after {SEND_TIMEOUT_S:.0f} s sending one envelope")
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        except CLIENT_GONE as exc:
             self._gone(exc)
         finally:
             self._sender = None
 
     def _gone(self, exc: BaseException) -> None:
-        # The handler's read loop sees the same disconnect and ends the subscription.
+        # The handler's read loop receives the same disconnect and ends the subscription.
         logger.info("WebSocket client on %s gone while sending: %s", self.channel, type(exc).__name__)
         self.failed = True
 
@@ -179,7 +181,7 @@ class ClientFeed:
 async def _close(socket: WebSocket, code: int) -> None:
     try:
         await socket.close(code=code)
-    except (RuntimeError, WebSocketDisconnect, OSError):
+    except CLIENT_GONE:
         pass
 
 

@@ -10,10 +10,10 @@
  *   'X' name NUL content         write an executable file into /box
  *   'G' name                     send back a file of /box (a compiled validator)
  *   'C' fields NUL... argv...    run a compiler (or any build step) in /box
- *   'A' fields NUL... argv...    start a compile server ahead of its job; no reply
- *   'F' request                  send the started compile server its one request
- *                                line (the source file name) and reply as 'C'
- *                                does, or with "unarmed" when none is running
+ *   'A' fields NUL... argv...    start a compile server ahead of its job (no reply)
+ *   'F' request                  send the compile server its one request line, the
+ *                                source file name. The reply is the one 'C' sends,
+ *                                or "unarmed" when no server is running.
  *   'R' fields NUL... argv...    set the run command and limits for tests
  *   'I' input bytes              run one test on this input
  *   'N'                          run the program with stdin and stdout streamed
@@ -471,7 +471,7 @@ static void reply_status(const char *type, int status, const struct rusage *ru, 
     write_all(1, line, (size_t)n);
 }
 
-/* What a command run with run_captured() did. */
+/* Result of a command run with run_captured() or collect_captured(). */
 struct captured {
     int status;
     struct rusage ru;

@@ -290,17 +290,22 @@ C_EVEN_VALIDATOR = ValidatorSpec(
 )
 
 
+async def validated_in_own_pool(pool: JudgePool, files: CaseFiles, validator: ValidatorSpec) -> Judged:
+    """Judge DOUBLER with `validator` in a pool started here, even with images missing, and close it."""
+    await pool.start_without_image_check()
+    try:
+        return await validated(pool, files, DOUBLER, validator)
+    finally:
+        await pool.close()
+
+
 async def test_c_validator_without_c_languages(judge_ready: None, case_files: CaseFiles, tmp_path: Path) -> None:
     # Only Python is enabled: the C validator still runs, in the gcc image.
     from judge.languages import LANGUAGES
 
     python_only = [language for language in LANGUAGES if language.id == "python3"]
     only_python = JudgePool(concurrency=1, warm_containers=0, settings=SETTINGS, languages=python_only, validator_cache_dir=tmp_path)
-    await only_python.start()
-    try:
-        result = await validated(only_python, case_files, DOUBLER, C_EVEN_VALIDATOR)
-    finally:
-        await only_python.close()
+    result = await validated_in_own_pool(only_python, case_files, C_EVEN_VALIDATOR)
 
     assert list(only_python.image_tags) == ["python"]
     assert result.final.verdict == Verdict.AC, result
@@ -312,11 +317,7 @@ async def test_missing_validator_image_named(judge_ready: None, case_files: Case
 
     tags = {"python": image_tag(PYTHON_IMAGE), "gcc": "codearena-judge-gcc:doesnotexist"}
     broken = JudgePool(concurrency=1, warm_containers=0, settings=SETTINGS, image_tags=tags, validator_cache_dir=tmp_path)
-    await broken.start_without_image_check()
-    try:
-        result = await validated(broken, case_files, DOUBLER, C_EVEN_VALIDATOR)
-    finally:
-        await broken.close()
+    result = await validated_in_own_pool(broken, case_files, C_EVEN_VALIDATOR)
 
     assert result.final.verdict == Verdict.IE, result
     assert "codearena-judge-gcc:doesnotexist for gcc output validators is missing" in (result.final.internal_error or "")
