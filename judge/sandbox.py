@@ -372,8 +372,12 @@ class Sandbox:
         )
         await self._send(b"R", payload)
 
-    async def run_test(self, input_data: bytes) -> tuple[RunnerReply, bytes]:
+    async def send_test(self, input_data: bytes) -> None:
+        """Queue a test: the runner runs it once it has replied to the tests queued before it."""
         await self._send(b"I", input_data)
+
+    async def receive_test(self) -> tuple[RunnerReply, bytes]:
+        """Return the reply and output of the oldest test not received yet."""
         return await self._receive("test", self._run_wall_ms)
 
     async def destroy(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -256,18 +257,46 @@ class JudgeSession:
             largest_answer = max((self._size(test.answer_path, test, "answer") for test in job.tests), default=0)
             await self.validator.load(largest_input + largest_answer + self.output_limit_bytes)
 
-        for index, test in enumerate(job.tests):
-            if index in self.state.results:
-                continue
-            outcome = await (self._interact(test) if job.interactive else self._run_and_check(test))
-            yield self.state.record(index, test, outcome.reply, outcome.verdict, outcome.message, outcome.score)
-            if outcome.internal_error is not None:
-                log.error("submission %s test %s: %s", job.submission_id, test.name, outcome.internal_error)
-                yield self.state.internal_error(outcome.internal_error)
-                return
-            if outcome.verdict != Verdict.AC and job.stop_on_first_failure:
-                break
+        remaining = [index for index in range(len(job.tests)) if index not in self.state.results]
+        outcomes = self._interactive_outcomes(remaining) if job.interactive else self._batch_outcomes(remaining)
+        async with contextlib.aclosing(outcomes):
+            async for index, outcome in outcomes:
+                test = job.tests[index]
+                yield self.state.record(index, test, outcome.reply, outcome.verdict, outcome.message, outcome.score)
+                if outcome.internal_error is not None:
+                    log.error("submission %s test %s: %s", job.submission_id, test.name, outcome.internal_error)
+                    yield self.state.internal_error(outcome.internal_error)
+                    return
+                if outcome.verdict != Verdict.AC and job.stop_on_first_failure:
+                    break
         yield self.state.final()
+
+    async def _interactive_outcomes(self, indexes: list[int]) -> AsyncIterator[tuple[int, TestOutcome]]:
+        for index in indexes:
+            yield index, await self._interact(self.job.tests[index])
+
+    async def _batch_outcomes(self, indexes: list[int]) -> AsyncIterator[tuple[int, TestOutcome]]:
+        """Yield each test's outcome while the runner already has the next test's input.
+
+        The runner reads the next input frame as soon as it has replied, so the
+        next test runs while the host checks this one and reports it. A test run
+        ahead of a failure that stops the job is lost with its container.
+        """
+        if not indexes:
+            return
+        sending = asyncio.ensure_future(self._send_test(self.job.tests[indexes[0]]))
+        try:
+            for position, index in enumerate(indexes):
+                input_data = await sending
+                if position + 1 < len(indexes):
+                    # A task of its own: a large input fills the pipe until the runner has replied to this test.
+                    sending = asyncio.ensure_future(self._send_test(self.job.tests[indexes[position + 1]]))
+                reply, program_output = await self.sandbox.receive_test()
+                yield index, await self._check_test(self.job.tests[index], input_data, reply, program_output)
+        finally:
+            if not sending.done():
+                sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
 
     def _wall_limit_ms(self) -> int:
         wall_ms = wall_time_limit_ms(self.cpu_limit_ms)
@@ -279,11 +308,14 @@ class JudgeSession:
         self.state.compiled_reported = True
         return Compiled(submission_id=self.job.submission_id, attempt=self.job.attempt, success=success, time_ms=time_ms, output=output)
 
-    async def _run_and_check(self, test: TestCase) -> TestOutcome:
+    async def _send_test(self, test: TestCase) -> bytes:
         input_data = await self._read(test, test.input_path, "input")
         if self.job.checker == FUNCTION_CHECKER:
             await self._check_function_input(test, input_data)
-        reply, program_output = await self.sandbox.run_test(input_data)
+        await self.sandbox.send_test(input_data)
+        return input_data
+
+    async def _check_test(self, test: TestCase, input_data: bytes, reply: RunnerReply, program_output: bytes) -> TestOutcome:
         verdict, message = classify(reply, self.cpu_limit_ms, self.job.memory_limit_mb * 1024, self.output_limit_bytes)
         if verdict is not None:
             return TestOutcome(reply, verdict, message)

@@ -156,3 +156,12 @@ async def test_broken_test_data_is_internal_error(
     result = await function_judge(judge_pool, case_files, "python3", ADD["python3"], tests=tests)
     assert result.final.verdict == Verdict.IE, result
     assert reason in (result.final.internal_error or "")
+
+
+async def test_bad_input_after_failure_not_reported(judge_pool: JudgePool, case_files: CaseFiles) -> None:
+    # The judge reads and checks the next test's input while the current test runs.
+    # A job that stops at the current test's WA must not turn into IE because of it.
+    tests = (case_files.case("2\n3\n", "5\n"), case_files.case("2\n3\n", "6\n"), case_files.case("not json\n", "0\n"))
+    result = await function_judge(judge_pool, case_files, "python3", ADD["python3"], tests=tests)
+    assert result.final.verdict == Verdict.WA, result
+    assert [test.verdict for test in result.tests] == [Verdict.AC, Verdict.WA]

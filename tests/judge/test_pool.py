@@ -94,6 +94,17 @@ async def test_compile_error_text_is_cut(judge_pool: JudgePool, case_files: Case
     assert "cut at 64 KiB" in result.compiled.output
 
 
+async def test_large_tests_queued_ahead(judge_pool: JudgePool, case_files: CaseFiles) -> None:
+    # Each input and output is far larger than a pipe's buffer, so a queued
+    # input frame waits on the runner while the host reads the last output.
+    echo = '#include <stdio.h>\nint main(void){char b[65536];size_t n;while((n=fread(b,1,sizeof b,stdin))>0)fwrite(b,1,n,stdout);return 0;}\n'
+    lines = [f"{index} ".encode() * 400_000 + b"\n" for index in range(4)]
+    tests = tuple(case_files.case(line, line, name=f"big{index}") for index, line in enumerate(lines))
+    result = await judge(judge_pool, language="c", source=echo, tests=tests, stop_on_first_failure=False)
+    assert [test.verdict for test in result.tests] == [Verdict.AC] * 4, result
+    assert [test.index for test in result.tests] == [0, 1, 2, 3]
+
+
 async def test_missing_test_file_is_internal_error(judge_pool: JudgePool, case_files: CaseFiles) -> None:
     tests = _doubling_cases(case_files, [1])
     broken = tests[0].__class__(name="gone", input_path=str(case_files.root / "missing.in"), answer_path=tests[0].answer_path)
