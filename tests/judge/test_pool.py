@@ -10,6 +10,7 @@ import pytest
 from judge.checkers import CheckerFlags
 from judge.events import Compiled, Compiling, Final, TestFinished, Verdict
 from judge.job import JudgeJob
+from judge.languages import get_language
 from judge.pool import JudgePool
 from judge.sandbox import POOL_LABEL, Sandbox
 
@@ -136,17 +137,17 @@ class FaultyPool(JudgePool):
         if self.faults <= 0:
             return sandbox
         self.faults -= 1
-        original = sandbox.run_test
+        original = sandbox.send_test
         calls = 0
 
-        async def run_test(input_data: bytes):
+        async def send_test(input_data: bytes):
             nonlocal calls
             calls += 1
             if calls == self.kill_at_test:
                 await sandbox.container.kill()
             return await original(input_data)
 
-        sandbox.run_test = run_test  # type: ignore[method-assign]
+        sandbox.send_test = send_test  # type: ignore[method-assign]
         return sandbox
 
 
@@ -196,6 +197,42 @@ async def test_close_deletes_warm_containers(judge_ready: None) -> None:
         assert len(await docker.containers.list(all=True, filters=label)) == 8
         await pool.close()
         assert await docker.containers.list(all=True, filters=label) == []
+
+
+async def _pool_containers(pool: JudgePool) -> int:
+    async with aiodocker.Docker() as docker:
+        return len(await docker.containers.list(all=True, filters={"label": [f"{POOL_LABEL}={pool.pool_id}"]}))
+
+
+async def test_refill_waits_for_job_end(judge_ready: None, case_files: CaseFiles) -> None:
+    pool = JudgePool(concurrency=1, warm_containers=1, settings=TEST_SETTINGS, languages=[get_language("c")], refill_delay_s=60)
+    await pool.start()
+    try:
+        await pool.wait_warm()
+        counts = []
+        async for event in pool.judge(JudgeJob(submission_id="refill", language="c", source=DOUBLER, tests=_doubling_cases(case_files, [1, 2]), time_limit_ms=1000, memory_limit_mb=64)):
+            if isinstance(event, TestFinished):
+                counts.append(await _pool_containers(pool))
+        # Only the job's own container exists while it runs; its replacement starts when it ends.
+        assert counts == [1, 1]
+        await pool.wait_warm(timeout=30)
+    finally:
+        await pool.close()
+
+
+async def test_refill_starts_during_long_job(judge_ready: None, case_files: CaseFiles) -> None:
+    pool = JudgePool(concurrency=1, warm_containers=1, settings=TEST_SETTINGS, languages=[get_language("c")], refill_delay_s=0.2)
+    await pool.start()
+    sleeper = '#include <stdio.h>\n#include <unistd.h>\nint main(void){sleep(2);puts("2");return 0;}\n'
+    try:
+        await pool.wait_warm()
+        warm_at_end = []
+        async for event in pool.judge(JudgeJob(submission_id="refill", language="c", source=sleeper, tests=_doubling_cases(case_files, [1]), time_limit_ms=1000, memory_limit_mb=64)):
+            if isinstance(event, TestFinished):
+                warm_at_end.append(pool._warm[pool.image_tags["gcc"]].qsize())
+        assert warm_at_end == [1]
+    finally:
+        await pool.close()
 
 
 async def test_container_is_used_once(judge_pool: JudgePool, case_files: CaseFiles) -> None:
