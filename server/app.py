@@ -27,6 +27,7 @@ from server.contests import advance_all, run_clock
 from server.deps import provide_session
 from server.errors import exception_handlers
 from server.live import LiveContext
+from server.query_check import reject_unknown_query_parameters
 from server.queue import EmbeddedQueue, RedisQueue, StreamConsumer
 from server.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from server.routes import ROUTE_HANDLERS
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=ROUTE_HANDLERS,
         plugins=[channels],
         dependencies={"db_session": Provide(provide_session)},
+        before_request=reject_unknown_query_parameters,
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         state=State(state),

@@ -58,6 +58,30 @@ async def test_bad_query_parameters_named(client, query):
     assert response.json()["errors"][0]["field"] == query.split("=")[0]
 
 
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/api/v1/submissions?problem_id=1", "problem_id"),
+        ("/api/v1/problems?pagesize=5", "pagesize"),
+        ("/api/v1/contests?status=running", "status"),
+        ("/api/v1/languages?all=1", "all"),
+    ],
+)
+async def test_unknown_query_parameter_rejected(client, url, name):
+    response = await client.get(url)
+
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["errors"][0]["field"] == name
+    assert name in problem["detail"]
+
+
+async def test_known_query_parameters_pass_unknown_check(client):
+    response = await client.get("/api/v1/submissions?problem=1&user=nobody&page=1&per_page=5&include_code=false")
+
+    assert response.status_code == 200
+
+
 async def test_unknown_route_is_problem_json(client):
     response = await client.get("/api/v1/nothing-here")
 
