@@ -42,6 +42,10 @@ class Language(msgspec.Struct, frozen=True):
     # source file name as one line on stdin, compiles it as `compile` would and exits with its status.
     compile_server: tuple[str, ...] = ()
 
+    def time_limit_ms(self, problem_time_limit_ms: int) -> int:
+        """Return the CPU time limit of a program in this language for a problem's time limit."""
+        return max(1, round(problem_time_limit_ms * self.time_multiplier))
+
 
 # The C++ standards of the languages below, each with its own precompiled headers.
 CPP_STANDARDS = ("gnu++17", "gnu++20")

@@ -37,7 +37,7 @@ class TestDataError(Exception):
 
 
 def effective_time_limit_ms(job: JudgeJob, language: Language) -> int:
-    return max(1, round(job.time_limit_ms * language.time_multiplier))
+    return language.time_limit_ms(job.time_limit_ms)
 
 
 def wall_time_limit_ms(cpu_limit_ms: int) -> int:

@@ -28,6 +28,8 @@ class LanguageInfo(msgspec.Struct):
     status: Status
     # Reason the language is disabled, broken or not checked yet.
     reason: str | None
+    # A problem's CPU time limit times this is the limit for programs in this language.
+    time_multiplier: float = 1.0
 
 
 async def _reports(state: State) -> dict[str, LanguageReport] | None:
@@ -80,13 +82,15 @@ async def language_statuses(state: State) -> list[LanguageInfo]:
     for language in LANGUAGES:
         report = (reports or {}).get(language.id)
         if language.id in disabled:
-            infos.append(LanguageInfo(language.id, language.name, None, "disabled", "turned off in judge.disabled_languages"))
+            info = LanguageInfo(language.id, language.name, None, "disabled", "turned off in judge.disabled_languages")
         elif report is not None:
-            infos.append(LanguageInfo(language.id, language.name, report.version, report.status, report.reason))
+            info = LanguageInfo(language.id, language.name, report.version, report.status, report.reason)
         elif reports is None and getattr(state, "redis", None) is None and not state.settings.judge.embedded:
-            infos.append(LanguageInfo(language.id, language.name, None, "unknown", "no judge runs: judge.embedded is off and redis.url is empty"))
+            info = LanguageInfo(language.id, language.name, None, "unknown", "no judge runs: judge.embedded is off and redis.url is empty")
         else:
-            infos.append(LanguageInfo(language.id, language.name, None, "unknown", "no judge has reported its self-test yet"))
+            info = LanguageInfo(language.id, language.name, None, "unknown", "no judge has reported its self-test yet")
+        info.time_multiplier = language.time_multiplier
+        infos.append(info)
     return infos
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from db.models import Difficulty, Problem, TestCase, User
+from judge.languages import LANGUAGES
 from server.deps import is_staff, provide_current_user, provide_optional_user, require_staff
 from server.errors import ConflictError
 from server.problems import (
@@ -146,6 +147,8 @@ class ProblemDetail(ProblemSummary):
     problem_type: str
     checker: str
     checker_flags: dict
+    # CPU time limit per language not turned off: time_limit_ms times the language's multiplier.
+    time_limits_ms: dict[str, int]
     version: int
     samples: list[Sample]
     test_count: int
@@ -267,6 +270,11 @@ async def problem_detail(state: State, session: AsyncSession, problem_id: int, u
         problem_type=problem.problem_type,
         checker=problem.checker,
         checker_flags=dict(problem.checker_flags),
+        time_limits_ms={
+            language.id: language.time_limit_ms(problem.time_limit_ms)
+            for language in LANGUAGES
+            if language.id not in state.settings.judge.disabled_languages
+        },
         version=problem.version,
         samples=samples,
         test_count=len(problem.test_cases),

@@ -118,6 +118,16 @@ async def test_disabled_language_rejected(tmp_path, database_url):
     assert languages["java"]["reason"]
 
 
+async def test_problem_lists_time_limit_per_language(client, organizer):
+    problem = await create_problem(client, organizer, time_limit_ms=1500)
+    detail = (await client.get(f"/api/v1/problems/{problem['id']}")).json()
+
+    assert detail["time_limit_ms"] == 1500
+    assert detail["time_limits_ms"]["c"] == 1500
+    assert detail["time_limits_ms"]["python3"] == 4500
+    assert detail["time_limits_ms"]["java"] == 3000
+
+
 async def test_languages_listed_without_judge(client):
     response = await client.get("/api/v1/languages")
 
@@ -127,6 +137,8 @@ async def test_languages_listed_without_judge(client):
     assert languages["python3"]["name"].startswith("Python 3")
     assert languages["python3"]["status"] == "unknown"
     assert "no judge runs" in languages["python3"]["reason"]
+    assert languages["python3"]["time_multiplier"] == 3.0
+    assert languages["c"]["time_multiplier"] == 1.0
 
 
 async def test_hidden_problem_same_as_missing(client, organizer, contestant):
