@@ -9,6 +9,8 @@ For every language this prints, in one run:
 - judged: median wall time the in-container runner measured for the same
   program and input, and the median time between two test events as the
   host sees them (protocol, checker and event included);
+- overhead: the median over rounds of each round's judged median minus the
+  same round's bare median, and the lowest and highest round;
 - latency: median submit-to-final time of a one-test submission taken from a
   warm pool, after the warm container waited `--settle` seconds (a Java or
   JavaScript one warms up its compile server meanwhile), and the compile time
@@ -16,7 +18,7 @@ For every language this prints, in one run:
 
 Run as root on the Docker host, with the judge images built:
 
-    .venv/bin/python bench/judge_overhead.py [--tests 40] [--latency-runs 7]
+    .venv/bin/python bench/judge_overhead.py [--tests 20] [--rounds 8] [--latency-runs 7]
 """
 
 from __future__ import annotations
@@ -171,8 +173,9 @@ async def warm_latency(pool: JudgePool, language: Language, test: TestCase, runs
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tests", type=int, default=30, help="tests per submission for the per-test times")
-    parser.add_argument("--rounds", type=int, default=3, help="bare and judged runs alternate this many times")
+    parser.add_argument("--tests", type=int, default=20, help="tests per submission for the per-test times")
+    # Many short rounds keep a shared machine's drift out of the difference.
+    parser.add_argument("--rounds", type=int, default=8, help="bare and judged runs alternate this many times")
     parser.add_argument("--latency-runs", type=int, default=7, help="one-test submissions per language for the latency")
     parser.add_argument(
         "--settle", type=float, default=1.5, help="seconds a warm container waits before each latency run (default 1.5)"
@@ -208,17 +211,19 @@ async def main() -> None:
                         roots[image] = workdir / language.image.name
                         export_rootfs(image, roots[image])
                     # Alternating bare and judged rounds keeps drift on a shared machine out of the difference.
-                    bare, runner_walls, intervals = [], [], []
+                    bare, runner_walls, intervals, round_overheads = [], [], [], []
                     await pool.wait_warm()
                     for _ in range(args.rounds):
-                        bare += bare_times(harness, roots[image], language, args.tests)
+                        round_bare = bare_times(harness, roots[image], language, args.tests)
                         await asyncio.sleep(0.5)
                         round_walls, round_intervals = await judged_times(quiet_pool, language, tests)
+                        bare += round_bare
                         runner_walls += round_walls
                         intervals += round_intervals
+                        round_overheads.append(statistics.median(round_intervals) - statistics.median(round_bare))
                         await asyncio.sleep(0.5)
                     latencies, compiles = await warm_latency(pool, language, tests[0], args.latency_runs, args.settle)
-                    rows.append((language.id, bare, runner_walls, intervals, latencies, compiles))
+                    rows.append((language.id, bare, runner_walls, intervals, round_overheads, latencies, compiles))
                     print(f"{language.id}: done", file=sys.stderr)
             finally:
                 await quiet_pool.close()
@@ -231,13 +236,16 @@ async def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, Linux {platform.release()}")
     print(f"tests per submission: {args.tests}, rounds: {args.rounds}, latency runs: {args.latency_runs}, settle: {args.settle} s")
     print()
-    print("| language | bare run | judged (runner wall) | judged (host, per test) | overhead per test | ratio | warm 1-test latency | of which compile |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for language_id, bare, runner_walls, intervals, latencies, compiles in rows:
+    print("| language | bare run | judged (runner wall) | judged (host, per test) | overhead per test | rounds' overheads | ratio | warm 1-test latency | of which compile |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for language_id, bare, runner_walls, intervals, round_overheads, latencies, compiles in rows:
         bare_ms, host_ms = median(bare), median(intervals)
+        # Each round's judged median minus the same round's bare median, so drift between rounds cancels.
+        overhead_ms = median(round_overheads)
         print(
             f"| {language_id} | {bare_ms:.2f} ms | {median(runner_walls):.0f} ms | {host_ms:.2f} ms "
-            f"| {host_ms - bare_ms:+.2f} ms | {host_ms / bare_ms:.2f}x | {median(latencies):.0f} ms | {median(compiles):.0f} ms |"
+            f"| {overhead_ms:+.2f} ms | {min(round_overheads):+.2f} to {max(round_overheads):+.2f} ms "
+            f"| {host_ms / bare_ms:.2f}x | {median(latencies):.0f} ms | {median(compiles):.0f} ms |"
         )
 
 
