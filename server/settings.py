@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
+from judge.languages import LANGUAGES
+
 ENV_PREFIX = "CODEARENA_"
 DEFAULT_JWT_SECRET = "insecure-development-secret-change-me"
 DEFAULT_SETTINGS_FILE = Path(__file__).resolve().parent.parent / "litestar.yml"
@@ -200,6 +202,12 @@ def load_settings(
         raise SettingsError(
             "auth.jwt_secret is the development default; set CODEARENA_AUTH_JWT_SECRET to a long random value "
             "before running with env=production"
+        )
+    known = [language.id for language in LANGUAGES]
+    unknown = [language for language in settings.judge.disabled_languages if language not in known]
+    if unknown:
+        raise SettingsError(
+            f"invalid setting judge.disabled_languages: unknown language {unknown[0]!r}; the language ids are {', '.join(known)}"
         )
     if settings.database.url and not settings.database.url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         raise SettingsError(

@@ -79,6 +79,14 @@ def test_invalid_yaml_named(tmp_path: Path):
     assert str(path) in str(error.value)
 
 
+def test_unknown_disabled_language_rejected():
+    with pytest.raises(SettingsError) as error:
+        load_settings(path=DEFAULT_SETTINGS_FILE, environ={"CODEARENA_JUDGE_DISABLED_LANGUAGES": "cobol,jav"})
+
+    assert "'cobol'" in str(error.value)
+    assert "javascript" in str(error.value)
+
+
 def test_production_rejects_default_secret():
     with pytest.raises(SettingsError) as error:
         load_settings(path=DEFAULT_SETTINGS_FILE, environ={"CODEARENA_ENV": "production"})
