@@ -210,7 +210,7 @@ def _text_command(name: str, arguments: list[str]) -> str:
     if name in ("emph", "textit", "textsl"):
         return f"*{_convert(first).strip()}*"
     if name == "texttt":
-        return "`" + _convert(first).strip().replace("\\_", "_").replace("\\$", "$") + "`"
+        return _code_span(_convert(first).strip().replace("\\_", "_").replace("\\$", "$"))
     if name in ("section", "section*"):
         return f"\n\n## {_convert(first).strip()}\n\n"
     if name in ("subsection", "subsection*", "subsubsection", "subsubsection*", "paragraph"):
@@ -305,7 +305,7 @@ def _convert(text: str) -> str:
             delimiter = text[index]
             end = text.find(delimiter, index + 1)
             if end > 0:
-                output.append(f"`{text[index + 1 : end]}`")
+                output.append(_code_span(text[index + 1 : end]))
                 index = end + 1
                 continue
 
@@ -342,7 +342,20 @@ def _find_matching_end(text: str, name: str, start: int) -> int:
         index = next_end + len(end_tag)
 
 
+# Inline code is marked with these until typography has run, so `<<` or `--` in code stay as written.
+_CODE_START, _CODE_END = "\x02", "\x03"
+
+
+def _code_span(code: str) -> str:
+    return f"{_CODE_START}{code}{_CODE_END}"
+
+
 def _typography(text: str) -> str:
+    pieces = re.split(f"({_CODE_START}[^{_CODE_END}]*{_CODE_END})", text)
+    return "".join(piece if piece.startswith(_CODE_START) else _text_typography(piece) for piece in pieces)
+
+
+def _text_typography(text: str) -> str:
     text = text.replace("---", "—").replace("--", "–")
     text = text.replace("``", "“").replace("''", "”").replace("<<", "«").replace(">>", "»")
     return re.sub(r"(?<!\\)~", " ", text)
@@ -362,6 +375,7 @@ def latex_to_markdown(latex: str) -> str:
     parts = re.split(r"(\n```\n.*?\n```\n)", converted, flags=re.DOTALL)
     markdown = "".join(part if part.startswith("\n```") else re.sub(r"\n[ \t]+", "\n", _typography(part)) for part in parts)
     markdown = markdown.replace("\x01", "---")
+    markdown = markdown.replace(_CODE_START, "`").replace(_CODE_END, "`")
     markdown = re.sub("\x00(\\d+)\x00", lambda match: math[int(match.group(1))], markdown)
 
     markdown = re.sub(r"[ \t]+\n", "\n", markdown)

@@ -76,6 +76,14 @@ def test_latex_typography():
     assert "[the site](https://example.com)" in markdown
 
 
+def test_latex_inline_code_kept_as_written():
+    markdown = latex_to_markdown("Flush with \\texttt{std::cout << std::flush} or \\verb|a >> b -- c|, not << here.")
+
+    assert "`std::cout << std::flush`" in markdown
+    assert "`a >> b -- c`" in markdown
+    assert "not « here" in markdown
+
+
 def test_plain_problem_name():
     assert plain_problem_name(STATEMENT) == "Sum of squares"
     assert plain_problem_name("\\problemname{Range \\textbf{Sums}}\nText.") == "Range **Sums**"
