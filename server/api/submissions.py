@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from db.models import Contest, Judging, Problem, Submission, SubmissionStatus, User, Verdict
+from judge import function_style
+from judge.job import FUNCTION_CHECKER
 from server.api.languages import language_for_submission
 from server.deps import is_staff, provide_current_user, provide_optional_user, require_staff
 from server.errors import TooManyRequestsError
@@ -264,6 +266,9 @@ class SubmissionsController(Controller):
         problem = await find_visible_problem(db_session, current_user, str(data.problem_id))
         if problem is None:
             raise NotFoundException(f"problem {data.problem_id} not found", extra={"field": "problem_id"})
+        if problem.checker == FUNCTION_CHECKER and data.language not in function_style.SUPPORTED_LANGUAGES:
+            accepted = " or ".join(function_style.SUPPORTED_LANGUAGES)
+            raise field_error("language", f"problem {problem.slug!r} is function-style and takes {accepted}, not {data.language!r}")
         if data.contest_id is not None:
             await check_contest_entry(db_session, current_user, data.contest_id, problem)
         elif not is_staff(current_user):

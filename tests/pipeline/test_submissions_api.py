@@ -17,6 +17,7 @@ from db.models import (
     ContestState,
     Judging,
     Participant,
+    Problem,
     Submission,
     SubmissionStatus,
     utcnow,
@@ -116,6 +117,24 @@ async def test_disabled_language_rejected(tmp_path, database_url):
     assert "java" not in response.json()["detail"].split("use one of:")[1].replace(" ", "").split(",")
     assert languages["java"]["status"] == "disabled"
     assert languages["java"]["reason"]
+
+
+async def test_function_problem_takes_only_its_languages(client, db, organizer, contestant):
+    problem = await create_problem(client, organizer)
+    async with db() as session:
+        stored = await session.get(Problem, problem["id"])
+        stored.checker = "function"
+        await session.commit()
+
+    rejected = await submit(client, contestant, problem["id"], language="c")
+    accepted = await submit(client, contestant, problem["id"], code="def solution(a, b):\n    return a + b\n")
+    detail = (await client.get(f"/api/v1/problems/{problem['id']}")).json()
+
+    assert rejected.status_code == 400
+    assert rejected.json()["errors"][0]["field"] == "language"
+    assert "python3 or javascript" in rejected.json()["detail"]
+    assert accepted.status_code == 202
+    assert set(detail["time_limits_ms"]) == {"python3", "javascript"}
 
 
 async def test_problem_lists_time_limit_per_language(client, organizer):
