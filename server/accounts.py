@@ -73,7 +73,9 @@ class Accounts:
         now = utcnow()
         if stored is None:
             raise NotAuthorizedException("invalid refresh token; log in again")
-        if stored.used_at is not None or stored.revoked_at is not None:
+        if stored.used_at is None and stored.revoked_at is not None:
+            raise NotAuthorizedException("refresh token was revoked by a logout or a detected reuse; log in again")
+        if stored.used_at is not None:
             # A rotated token came back, so someone else has a copy: end the whole login.
             await session.execute(
                 update(RefreshToken)

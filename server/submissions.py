@@ -70,14 +70,15 @@ async def check_contest_entry(session: AsyncSession, user: User, contest_id: int
         )
 
     now = utcnow()
-    if contest.state not in RUNNING_STATES or now < contest.start_time:
-        raise ConflictError(
-            f"contest {contest_id} is not running (state {contest.state.value}); submissions open at its start",
-            extra={"field": "contest_id"},
-        )
-    if now >= contest.end_time:
+    if contest.state in ENDED_STATES or now >= contest.end_time:
         hint = "; submit without contest_id to practice" if contest.practice_after_end else ""
         raise ConflictError(f"contest {contest_id} has ended{hint}", extra={"field": "contest_id"})
+    if contest.state not in RUNNING_STATES or now < contest.start_time:
+        raise ConflictError(
+            f"contest {contest_id} has not started (state {contest.state.value}); submissions open at its start, "
+            f"{contest.start_time.isoformat()}",
+            extra={"field": "contest_id"},
+        )
 
     in_contest = await session.scalar(
         select(ContestProblem.id).where(ContestProblem.contest_id == contest_id, ContestProblem.problem_id == problem.id)

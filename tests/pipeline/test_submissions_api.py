@@ -281,8 +281,9 @@ async def test_contest_submission_rules(client, db, organizer, contestant):
     assert unregistered.status_code == 403
     assert "register" in unregistered.json()["detail"]
     assert before_start.status_code == 409
-    assert "not running" in before_start.json()["detail"]
+    assert "has not started" in before_start.json()["detail"]
     assert after_end.status_code == 409
+    assert "has ended" in after_end.json()["detail"]
     assert past_end_time.status_code == 409
     assert "has ended" in past_end_time.json()["detail"]
     assert not_in_contest.status_code == 400

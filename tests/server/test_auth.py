@@ -130,6 +130,7 @@ async def test_refresh_token_reuse_revokes_family(client, contestant):
 
     reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": contestant.refresh_token})
     assert reuse.status_code == 401
+    assert "already used" in reuse.json()["detail"]
 
     # The reuse revoked the newer token of the same login too.
     after = await client.post("/api/v1/auth/refresh", json={"refresh_token": second_token})
@@ -148,6 +149,8 @@ async def test_logout_revokes_refresh_token(client, contestant):
 
     response = await client.post("/api/v1/auth/refresh", json={"refresh_token": contestant.refresh_token})
     assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    assert "already used" not in response.json()["detail"]
 
 
 async def test_login_rehashes_on_parameter_change(client, app, db, contestant):
