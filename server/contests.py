@@ -48,6 +48,8 @@ REGISTRATION_MODES = ("open", "invite", "closed")
 REGISTERED = "registered"
 INVITED = "invited"
 CLOCK_INTERVAL_S = 1.0
+# Contest settings key of the freeze time an organizer's early freeze replaced, as ISO 8601.
+SCHEDULED_FREEZE_KEY = "scheduled_freeze_time"
 # The ICPC ranking key stores the last accepted time in 21 bits of seconds (see realtime.rankings).
 MAX_ICPC_DURATION = timedelta(seconds=ICPC_MAX_LAST_ACCEPTED_S)
 
@@ -497,12 +499,21 @@ async def perform_action(session: AsyncSession, contest: Contest, action: str, n
         target = ContestState.RUNNING
     elif action == "freeze":
         _require_state(contest, action, (ContestState.RUNNING,))
+        if contest.freeze_time is not None and contest.freeze_time > now:
+            # Kept so that an unfreeze before it brings the scheduled freeze back.
+            contest.settings = {**contest.settings, SCHEDULED_FREEZE_KEY: contest.freeze_time.isoformat()}
         values.update(freeze_time=now, unfrozen_at=None)
         target = ContestState.FROZEN
     elif action == "unfreeze":
         if not board_frozen(contest, now):
             raise ConflictError(f"contest {contest.id} is not frozen")
-        values["unfrozen_at"] = now
+        scheduled = contest.settings.get(SCHEDULED_FREEZE_KEY)
+        if scheduled is not None:
+            contest.settings = {key: value for key, value in contest.settings.items() if key != SCHEDULED_FREEZE_KEY}
+        if scheduled is not None and now < datetime.fromisoformat(scheduled) < contest.end_time:
+            values.update(freeze_time=datetime.fromisoformat(scheduled), unfrozen_at=None)
+        else:
+            values["unfrozen_at"] = now
         target = ContestState.RUNNING if previous == ContestState.FROZEN else previous
     elif action == "end":
         _require_state(contest, action, ACTIVE_STATES)

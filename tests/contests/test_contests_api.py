@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from db.models import Contest, ContestState, Problem, Role, utcnow
+from server import contests
 from server.app import create_app
 from server.live import contest_channel
 from tests.contests.conftest import contest_body, iso, on_app_loop, register
@@ -175,6 +176,24 @@ async def test_lifecycle_actions_publish_events(client, app, db, organizer, make
     detail = (await client.get(f"/api/v1/contests/{contest['id']}")).json()
     assert detail["frozen"] is False
     assert detail["unfrozen_at"] is not None
+
+
+async def test_unfreeze_before_scheduled_freeze_keeps_it(client, app, db, organizer, make_contest):
+    scheduled = utcnow() + timedelta(minutes=30)
+    contest = await make_contest(freeze_time=iso(scheduled))
+    url = f"/api/v1/contests/{contest['id']}"
+
+    frozen = (await client.post(f"{url}/freeze", headers=organizer.headers)).json()
+    thawed = (await client.post(f"{url}/unfreeze", headers=organizer.headers)).json()
+    detail = (await client.get(url, headers=organizer.headers)).json()
+
+    assert frozen["state"] == "frozen"
+    assert thawed["state"] == "running"
+    assert datetime.fromisoformat(detail["freeze_time"]) == datetime.fromisoformat(iso(scheduled))
+    assert detail["unfrozen_at"] is None
+    async with db() as session:
+        stored = await session.get(Contest, contest["id"])
+        assert contests.target_state(stored, scheduled + timedelta(seconds=1)) == ContestState.FROZEN
 
 
 # (actions done first, the action that must be refused)
