@@ -322,8 +322,12 @@ static void exec_child(const struct limits *lim, int in_fd, int out_fd, int err_
         close(adj);
     }
 
-    rlim_t cpu_s = (rlim_t)((lim->cpu_ms + 999) / 1000);
-    if (cpu_s < 1) cpu_s = 1;
+    /*
+     * A backstop a second past the limit: the CPU timer (limit + 50 ms) ends the
+     * program first. At the limit itself, SIGXCPU would stop a program whose
+     * rusage, counted in ticks, still shows a few ms under the limit.
+     */
+    rlim_t cpu_s = (rlim_t)((lim->cpu_ms + 999) / 1000) + 1;
     set_limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
     set_limit(RLIMIT_FSIZE, (rlim_t)lim->fsize, (rlim_t)lim->fsize);
     set_limit(RLIMIT_NPROC, (rlim_t)lim->nproc, (rlim_t)lim->nproc);

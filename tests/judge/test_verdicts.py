@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from judge.events import Verdict
+from judge.languages import get_language
 from judge.pool import JudgePool
 
 from .conftest import CaseFiles, judge
@@ -114,4 +115,5 @@ async def test_program_gets_verdict(judge_pool: JudgePool, case_files: CaseFiles
     if verdict == Verdict.MLE:
         assert result.tests[0].memory_kb >= MEMORY_LIMIT_MB * 1024
     if verdict == Verdict.TLE:
-        assert result.tests[0].time_ms > 500
+        # Past the language's own limit, also where it is a whole number of seconds (Java: 1000 ms).
+        assert result.tests[0].time_ms > get_language(language).time_limit_ms(500)
