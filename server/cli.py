@@ -45,6 +45,18 @@ def serve(host: str | None, port: int | None) -> None:
     run_server(settings)
 
 
+async def check_schema(settings: Settings) -> None:
+    from db.engine import create_engine
+    from db.migrate import ensure_schema_current
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_schema_current(engine)
+    finally:
+        await engine.dispose()
+
+
 def run_server(settings: Settings) -> None:
     import gc
 
@@ -57,6 +69,12 @@ def run_server(settings: Settings) -> None:
 
     from db.migrate import SchemaOutdatedError
     from server.app import create_app, server_config
+
+    # Checked here too, so an outdated schema stops start-up with one line instead of a lifespan traceback.
+    try:
+        asyncio.run(check_schema(settings))
+    except SchemaOutdatedError as exc:
+        raise click.ClickException(str(exc)) from None
 
     config = server_config(
         create_app(settings),

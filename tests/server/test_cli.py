@@ -90,6 +90,7 @@ def test_serve_refuses_outdated_schema(cli_env, tmp_path):
 
     assert result.returncode != 0
     assert "codearena db upgrade" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_bad_setting_stops_startup(cli_env):
