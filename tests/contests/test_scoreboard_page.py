@@ -75,7 +75,7 @@ async def test_page_shows_accepted_submission_live(live_server, live_http, live_
     await page.screenshot(path=str(ARTIFACTS / "scoreboard.png"), full_page=True)
     assert shown_after_s < 1.0
     assert await page.evaluate("window.loadedOnce") is True
-    assert await page.inner_text(cell) == "+1\n30 min"
+    assert await page.inner_text(cell) == "+\n30 min"
     assert await page.locator(f'td[data-team="{bob}"][data-problem="{labels["A"]}"] .cell.solved.first').count() == 1
     assert await page.locator(f'td[data-problem="{labels["B"]}"] .cell.pending').count() == 1
     assert await page.locator(f'td[data-problem="{labels["A"]}"] .cell.failed').count() == 1

@@ -138,7 +138,9 @@
       return `<td ${data}><span class="cell ${kind}${first ? " first" : ""}">${cell.score}${pending}</span></td>`;
     }
     if (cell.solved) {
-      return `<td ${data}><span class="cell solved${first ? " first" : ""}">+${cell.num_judged}<small>${cell.time} min</small></span></td>`;
+      // "+" alone is a first-try solve; "+2" means two rejected attempts before it.
+      const rejected = cell.num_judged > 1 ? cell.num_judged - 1 : "";
+      return `<td ${data}><span class="cell solved${first ? " first" : ""}">+${rejected}<small>${cell.time} min</small></span></td>`;
     }
     if (cell.num_pending) {
       return `<td ${data}><span class="cell pending">?${tries}<small>${cell.num_judged} + ${cell.num_pending} pending</small></span></td>`;
