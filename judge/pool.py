@@ -63,8 +63,8 @@ UIDS_PER_SLOT = 4
 ARMED_BASE_UID = 50_000
 ARMED_UIDS = 5_000
 # Seconds a taken warm container waits for its replacement unless its job ends sooner. Starting a
-# container, and in java and node images warming a compile server, slows the job that runs meanwhile:
-# a one-test Java submission took about 20 ms longer on a 2-core machine.
+# container, and in java and node images warming a compile server, slows the job that runs meanwhile.
+# A one-test Java submission took about 20 ms longer on a 2-core machine.
 REFILL_DELAY_S = 0.5
 
 
@@ -310,7 +310,7 @@ class JudgePool:
         return sandbox
 
     def _refill_later(self, image: str) -> None:
-        # Setting the event after close() is harmless: the refill tasks are gone by then.
+        # Setting the event after close() is harmless, because the refill tasks are gone by then.
         asyncio.get_running_loop().call_later(self.refill_delay_s, self._refill_wanted[image].set)
 
     def _release(self, sandbox: Sandbox) -> None:

@@ -289,7 +289,7 @@ class JudgeSession:
             for position, index in enumerate(indexes):
                 input_data = await sending
                 if position + 1 < len(indexes):
-                    # A task of its own: a large input fills the pipe until the runner has replied to this test.
+                    # Sent in a task of its own, because a large input fills the pipe until the runner has replied to this test.
                     sending = asyncio.ensure_future(self._send_test(self.job.tests[indexes[position + 1]]))
                 reply, program_output = await self.sandbox.receive_test()
                 yield index, await self._check_test(self.job.tests[index], input_data, reply, program_output)

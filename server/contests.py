@@ -507,11 +507,12 @@ async def perform_action(session: AsyncSession, contest: Contest, action: str, n
     elif action == "unfreeze":
         if not board_frozen(contest, now):
             raise ConflictError(f"contest {contest.id} is not frozen")
-        scheduled = contest.settings.get(SCHEDULED_FREEZE_KEY)
-        if scheduled is not None:
+        scheduled = None
+        if SCHEDULED_FREEZE_KEY in contest.settings:
+            scheduled = datetime.fromisoformat(contest.settings[SCHEDULED_FREEZE_KEY])
             contest.settings = {key: value for key, value in contest.settings.items() if key != SCHEDULED_FREEZE_KEY}
-        if scheduled is not None and now < datetime.fromisoformat(scheduled) < contest.end_time:
-            values.update(freeze_time=datetime.fromisoformat(scheduled), unfrozen_at=None)
+        if scheduled is not None and now < scheduled < contest.end_time:
+            values.update(freeze_time=scheduled, unfrozen_at=None)
         else:
             values["unfrozen_at"] = now
         target = ContestState.RUNNING if previous == ContestState.FROZEN else previous

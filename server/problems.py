@@ -24,11 +24,18 @@ from db.models import (
     Verdict,
     utcnow,
 )
+from judge import function_style
+from judge.job import FUNCTION_CHECKER
 from server.deps import is_staff
 
 logger = logging.getLogger(__name__)
 
 STARTED_STATES = (ContestState.RUNNING, ContestState.FROZEN, ContestState.ENDED, ContestState.FINALIZED)
+
+
+def takes_language(problem: Problem, language_id: str) -> bool:
+    """Return whether the problem takes submissions in the language, because function-style problems take only some."""
+    return problem.checker != FUNCTION_CHECKER or language_id in function_style.SUPPORTED_LANGUAGES
 
 
 @dataclass(frozen=True)

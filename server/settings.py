@@ -207,7 +207,7 @@ def load_settings(
     unknown = [language for language in settings.judge.disabled_languages if language not in known]
     if unknown:
         raise SettingsError(
-            f"invalid setting judge.disabled_languages: unknown language {unknown[0]!r}; the language ids are {', '.join(known)}"
+            f"invalid setting judge.disabled_languages: unknown language {unknown[0]!r}, use one of: {', '.join(known)}"
         )
     if settings.database.url and not settings.database.url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         raise SettingsError(

@@ -18,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from db.models import Difficulty, Problem, TestCase, User
-from judge import function_style
-from judge.job import FUNCTION_CHECKER
 from judge.languages import LANGUAGES
 from server.deps import is_staff, provide_current_user, provide_optional_user, require_staff
 from server.errors import ConflictError
@@ -29,6 +27,7 @@ from server.problems import (
     problem_in_contest,
     problem_stats,
     store_tests,
+    takes_language,
     visibility_clause,
 )
 from server.settings import LimitsSettings
@@ -149,7 +148,7 @@ class ProblemDetail(ProblemSummary):
     problem_type: str
     checker: str
     checker_flags: dict
-    # CPU time limit per language the problem takes and the judge has on: time_limit_ms times the language's multiplier.
+    # CPU time limit per language that the problem takes and the judge has enabled: time_limit_ms times the multiplier.
     time_limits_ms: dict[str, int]
     version: int
     samples: list[Sample]
@@ -275,8 +274,7 @@ async def problem_detail(state: State, session: AsyncSession, problem_id: int, u
         time_limits_ms={
             language.id: language.time_limit_ms(problem.time_limit_ms)
             for language in LANGUAGES
-            if language.id not in state.settings.judge.disabled_languages
-            and (problem.checker != FUNCTION_CHECKER or language.id in function_style.SUPPORTED_LANGUAGES)
+            if language.id not in state.settings.judge.disabled_languages and takes_language(problem, language.id)
         },
         version=problem.version,
         samples=samples,

@@ -17,11 +17,10 @@ from sqlalchemy.orm import selectinload
 
 from db.models import Contest, Judging, Problem, Submission, SubmissionStatus, User, Verdict
 from judge import function_style
-from judge.job import FUNCTION_CHECKER
 from server.api.languages import language_for_submission
 from server.deps import is_staff, provide_current_user, provide_optional_user, require_staff
 from server.errors import TooManyRequestsError
-from server.problems import find_visible_problem, visibility_clause
+from server.problems import find_visible_problem, takes_language, visibility_clause
 from server.ratelimit import retry_after_header
 from server.submissions import (
     ENDED_STATES,
@@ -266,7 +265,7 @@ class SubmissionsController(Controller):
         problem = await find_visible_problem(db_session, current_user, str(data.problem_id))
         if problem is None:
             raise NotFoundException(f"problem {data.problem_id} not found", extra={"field": "problem_id"})
-        if problem.checker == FUNCTION_CHECKER and data.language not in function_style.SUPPORTED_LANGUAGES:
+        if not takes_language(problem, data.language):
             accepted = " or ".join(function_style.SUPPORTED_LANGUAGES)
             raise field_error("language", f"problem {problem.slug!r} is function-style and takes {accepted}, not {data.language!r}")
         if data.contest_id is not None:

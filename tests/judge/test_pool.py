@@ -213,7 +213,7 @@ async def test_refill_waits_for_job_end(judge_ready: None, case_files: CaseFiles
         async for event in pool.judge(JudgeJob(submission_id="refill", language="c", source=DOUBLER, tests=_doubling_cases(case_files, [1, 2]), time_limit_ms=1000, memory_limit_mb=64)):
             if isinstance(event, TestFinished):
                 counts.append(await _pool_containers(pool))
-        # Only the job's own container exists while it runs; its replacement starts when it ends.
+        # Only the job's own container exists while it runs, and its replacement starts when it ends.
         assert counts == [1, 1]
         await pool.wait_warm(timeout=30)
     finally:

@@ -138,7 +138,7 @@
       return `<td ${data}><span class="cell ${kind}${first ? " first" : ""}">${cell.score}${pending}</span></td>`;
     }
     if (cell.solved) {
-      // "+" alone is a first-try solve; "+2" means two rejected attempts before it.
+      // "+" alone is a first-try solve, and "+2" means two rejected attempts came before it.
       const rejected = cell.num_judged > 1 ? cell.num_judged - 1 : "";
       return `<td ${data}><span class="cell solved${first ? " first" : ""}">+${rejected}<small>${cell.time} min</small></span></td>`;
     }
